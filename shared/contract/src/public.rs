@@ -1,0 +1,149 @@
+//! The public contract with the IM server: JSON bodies on exchange `pushmesh.ingest` and
+//! `pushmesh.outcomes`. Field names here are the contract in docs/contract.md; change both or neither.
+
+use crate::Vendor;
+use serde::{Deserialize, Serialize};
+
+/// Routing keys the IM server publishes with on `pushmesh.ingest`.
+pub mod routing {
+    pub const IM_MESSAGE: &str = "im.message";
+    pub const PRESENCE_ONLINE: &str = "presence.online";
+    pub const PRESENCE_OFFLINE: &str = "presence.offline";
+    pub const BINDING_BIND: &str = "binding.bind";
+    pub const BINDING_UNBIND: &str = "binding.unbind";
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConversationType {
+    Peer,
+    Group,
+}
+
+/// `im.message`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImMessage {
+    pub app_id: String,
+    pub message_id: String,
+    pub conversation_type: ConversationType,
+    pub conversation_id: String,
+    pub sender_id: String,
+    pub recipients: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push: Option<PushConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_s: Option<u64>,
+}
+
+/// What the notification says. No push config on a message means no push.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PushConfig {
+    pub title: String,
+    pub content: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources_id: Option<String>,
+}
+
+/// `presence.online`: the session is online until `ttl_s` passes without another one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PresenceOnline {
+    pub app_id: String,
+    pub user_id: String,
+    pub session_id: String,
+    pub ttl_s: u64,
+}
+
+/// `presence.offline`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PresenceOffline {
+    pub app_id: String,
+    pub user_id: String,
+    pub session_id: String,
+}
+
+/// `binding.bind` and `binding.unbind`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BindingEvent {
+    pub app_id: String,
+    pub user_id: String,
+    pub push_id: String,
+}
+
+/// What happened to one push (or one recipient), on exchange `pushmesh.outcomes`
+/// with routing key `outcome.<vendor>.<status>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub app_id: String,
+    pub message_id: String,
+    pub user_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_id: Option<String>,
+    /// A vendor name, or `none` for recipient-level results (`online`, `no_device`).
+    pub vendor: String,
+    pub status: OutcomeStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor_message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    pub at_ms: u64,
+}
+
+impl Outcome {
+    /// A recipient-level outcome (`online`, `no_device`): no device, vendor `none`.
+    pub fn recipient(app_id: &str, message_id: &str, user_id: &str, status: OutcomeStatus) -> Self {
+        Outcome {
+            app_id: app_id.to_owned(),
+            message_id: message_id.to_owned(),
+            user_id: user_id.to_owned(),
+            push_id: None,
+            vendor: "none".to_owned(),
+            status,
+            vendor_message_id: None,
+            detail: None,
+            at_ms: crate::now_ms(),
+        }
+    }
+
+    pub fn routing_key(&self) -> String {
+        format!("outcome.{}.{}", self.vendor, self.status.as_str())
+    }
+
+    pub fn vendor(&self) -> Option<Vendor> {
+        self.vendor.parse().ok()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeStatus {
+    /// Accepted by the vendor.
+    Delivered,
+    /// The vendor says the token is dead; the registry deletes the device.
+    InvalidToken,
+    /// The push outlived its TTL before a vendor accepted it.
+    Expired,
+    /// The vendor (or pushmesh) refused the push for good; retrying will not help.
+    Rejected,
+    /// Retries ran out.
+    Failed,
+    /// The recipient was online: no push needed.
+    Online,
+    /// The recipient has no bound device.
+    NoDevice,
+}
+
+impl OutcomeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeStatus::Delivered => "delivered",
+            OutcomeStatus::InvalidToken => "invalid_token",
+            OutcomeStatus::Expired => "expired",
+            OutcomeStatus::Rejected => "rejected",
+            OutcomeStatus::Failed => "failed",
+            OutcomeStatus::Online => "online",
+            OutcomeStatus::NoDevice => "no_device",
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Messages between stages. They travel bincode-encoded through [`crate::codec`], in batches:
+//! the broker's cost is per message, so one AMQP message carries many items.
+//! No `skip_serializing_if` or untagged enums here: bincode is not self-describing.
+
+use crate::Vendor;
+use serde::{Deserialize, Serialize};
+
+/// The text of a notification, as validated by ingest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub title: String,
+    pub content: String,
+    pub payload: Option<String>,
+    pub resources_id: Option<String>,
+}
+
+/// One message to push to some recipients of one shard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushJob {
+    pub app_id: String,
+    pub message_id: String,
+    pub recipients: Vec<String>,
+    pub notification: Notification,
+    /// After this instant the push is worthless and is dropped as `expired`.
+    pub expires_at_ms: u64,
+}
+
+/// What presence consumes, in publish order: session events and jobs share one queue per shard,
+/// so a `presence.online` published before a message is seen before it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PresenceItem {
+    Online {
+        app_id: String,
+        user_id: String,
+        session_id: String,
+        ttl_s: u64,
+    },
+    Offline {
+        app_id: String,
+        user_id: String,
+        session_id: String,
+    },
+    Job(PushJob),
+}
+
+/// What the registry consumes, in publish order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RegistryItem {
+    Bind {
+        app_id: String,
+        user_id: String,
+        push_id: String,
+    },
+    Unbind {
+        app_id: String,
+        user_id: String,
+        push_id: String,
+    },
+    /// Recipients here are known to be offline.
+    Job(PushJob),
+}
+
+/// One push to one device, as a dispatcher sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevicePush {
+    pub app_id: String,
+    pub message_id: String,
+    pub user_id: String,
+    pub push_id: String,
+    pub vendor: Vendor,
+    pub token: String,
+    /// Bumped each time the device's token changes: an `invalid_token` answer deletes the device
+    /// only if its token generation is still this one.
+    pub token_gen: u64,
+    pub package: Option<String>,
+    pub notification: Notification,
+    pub expires_at_ms: u64,
+    /// Attempts made so far (0 on the first send).
+    pub attempt: u32,
+}
+
+/// Any batch of stage items.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Batch<T> {
+    pub items: Vec<T>,
+}

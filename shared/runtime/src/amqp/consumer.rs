@@ -1,0 +1,77 @@
+use super::AmqpError;
+use futures_util::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::types::{FieldTable, ShortString};
+use lapin::{Channel, Connection, Consumer};
+use std::time::Duration;
+
+/// Consumes one queue with manual ack and a bounded prefetch, handing out deliveries in batches.
+pub struct BatchConsumer {
+    queue: String,
+    channel: Channel,
+    consumer: Consumer,
+    max: usize,
+    linger: Duration,
+}
+
+impl BatchConsumer {
+    pub async fn open(
+        conn: &Connection,
+        queue: &str,
+        prefetch: u16,
+        max: usize,
+        linger: Duration,
+    ) -> Result<Self, AmqpError> {
+        let channel = conn.create_channel().await?;
+        channel
+            .basic_qos(prefetch, BasicQosOptions::default())
+            .await?;
+        let consumer = channel
+            .basic_consume(
+                ShortString::from(queue),
+                ShortString::from(""),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        Ok(BatchConsumer {
+            queue: queue.to_owned(),
+            channel,
+            consumer,
+            max: max.max(1),
+            linger,
+        })
+    }
+
+    /// Waits for one delivery, then gathers more until `max` or `linger` has passed.
+    pub async fn next_batch(&mut self) -> Result<Vec<Delivery>, AmqpError> {
+        let first = match self.consumer.next().await {
+            Some(d) => d?,
+            None => return Err(AmqpError::ConsumerClosed(self.queue.clone())),
+        };
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + self.linger;
+        while batch.len() < self.max {
+            match tokio::time::timeout_at(deadline, self.consumer.next()).await {
+                Ok(Some(d)) => batch.push(d?),
+                Ok(None) => return Err(AmqpError::ConsumerClosed(self.queue.clone())),
+                Err(_elapsed) => break,
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Acks every delivery up to and including `last` in one frame. Deliveries of a channel that
+    /// failed meanwhile are not acked (lapin poisons their ackers); the broker redelivers them.
+    pub async fn ack_through(&self, last: &Delivery) -> Result<bool, AmqpError> {
+        Ok(last
+            .acker
+            .ack(BasicAckOptions { multiple: true })
+            .await?)
+    }
+
+    pub fn channel(&self) -> &Channel {
+        &self.channel
+    }
+}

@@ -1,0 +1,38 @@
+//! The AMQP side of every service: one connection per service, owned by the [`supervise`] loop;
+//! publishing with confirms ([`Publisher`]); consuming in batches with manual ack
+//! ([`BatchConsumer`]); and the [`run_stage`] loop that ties them together so that a delivery is
+//! acked only after everything it produced is confirmed by the broker.
+
+mod consumer;
+mod publisher;
+mod stage;
+mod supervisor;
+pub mod topology;
+
+pub use consumer::BatchConsumer;
+pub use lapin::message::Delivery;
+pub use lapin::Connection;
+pub use publisher::{Outgoing, Publisher};
+pub use stage::{run_stage, StageHandler};
+pub use supervisor::supervise;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AmqpError {
+    #[error("broker error: {0}")]
+    Broker(#[from] lapin::Error),
+    #[error("broker refused (nacked) a publish to `{0}`")]
+    Nacked(String),
+    #[error("no queue is bound for `{0}`: the broker returned the message")]
+    Unroutable(String),
+    #[error("the broker cancelled our consumer on `{0}`")]
+    ConsumerClosed(String),
+    #[error("stage failed: {0}")]
+    Stage(String),
+}
+
+impl AmqpError {
+    /// A failure of this service's own work rather than of the broker.
+    pub fn stage(e: impl std::fmt::Display) -> Self {
+        AmqpError::Stage(e.to_string())
+    }
+}

@@ -1,0 +1,124 @@
+use super::AmqpError;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{BasicProperties, Channel, Connection};
+
+/// One message to publish.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub exchange: &'static str,
+    pub routing_key: String,
+    pub body: Vec<u8>,
+    pub content_type: &'static str,
+    pub headers: Vec<(&'static str, String)>,
+    /// Ask the broker to return the message if no queue takes it (stage hops must not vanish).
+    pub mandatory: bool,
+}
+
+impl Outgoing {
+    /// A bincode stage message straight to a queue (through the default exchange).
+    pub fn to_queue(queue: impl Into<String>, body: Vec<u8>) -> Self {
+        Outgoing {
+            exchange: "",
+            routing_key: queue.into(),
+            body,
+            content_type: "application/octet-stream",
+            headers: Vec::new(),
+            mandatory: true,
+        }
+    }
+
+    /// A JSON message to a topic exchange; nobody bound is fine (e.g. outcomes nobody reads).
+    pub fn json(exchange: &'static str, routing_key: impl Into<String>, body: Vec<u8>) -> Self {
+        Outgoing {
+            exchange,
+            routing_key: routing_key.into(),
+            body,
+            content_type: "application/json",
+            headers: Vec::new(),
+            mandatory: false,
+        }
+    }
+
+    pub fn with_header(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((key, value.into()));
+        self
+    }
+
+    fn properties(&self) -> BasicProperties {
+        let mut props = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type(ShortString::from(self.content_type));
+        if !self.headers.is_empty() {
+            let mut table = FieldTable::default();
+            for (k, v) in &self.headers {
+                table.insert(
+                    ShortString::from(*k),
+                    AMQPValue::LongString(LongString::from(v.as_str())),
+                );
+            }
+            props = props.with_headers(table);
+        }
+        props
+    }
+}
+
+/// A channel in confirm mode. Every publish is persistent and awaited until the broker confirms it.
+#[derive(Clone)]
+pub struct Publisher {
+    channel: Channel,
+}
+
+impl Publisher {
+    pub async fn open(conn: &Connection) -> Result<Self, AmqpError> {
+        let channel = conn.create_channel().await?;
+        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        Ok(Publisher { channel })
+    }
+
+    /// Publishes all messages, pipelined, then waits for every confirm. Ok means the broker has
+    /// taken responsibility for all of them; any nack or return is an error, and the caller
+    /// must not ack what produced them (it will be redelivered and published again).
+    pub async fn publish_all(&self, messages: &[Outgoing]) -> Result<(), AmqpError> {
+        let mut pending = Vec::with_capacity(messages.len());
+        for m in messages {
+            let options = BasicPublishOptions {
+                mandatory: m.mandatory,
+                ..BasicPublishOptions::default()
+            };
+            let confirm = self
+                .channel
+                .basic_publish(
+                    ShortString::from(m.exchange),
+                    ShortString::from(m.routing_key.as_str()),
+                    options,
+                    &m.body,
+                    m.properties(),
+                )
+                .await?;
+            pending.push(confirm);
+        }
+        for (confirm, m) in pending.into_iter().zip(messages) {
+            let confirmation = confirm.await?;
+            if confirmation.is_nack() {
+                return Err(AmqpError::Nacked(target(m)));
+            }
+            if confirmation.take_message().is_some() {
+                return Err(AmqpError::Unroutable(target(m)));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn channel(&self) -> &Channel {
+        &self.channel
+    }
+}
+
+fn target(m: &Outgoing) -> String {
+    if m.exchange.is_empty() {
+        m.routing_key.clone()
+    } else {
+        format!("{}/{}", m.exchange, m.routing_key)
+    }
+}

@@ -1,0 +1,61 @@
+use super::{topology, AmqpError, Connection};
+use crate::ops::Health;
+use crate::{Settings, Shutdown};
+use lapin::ConnectionProperties;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Owns the service's AMQP connection for its whole life.
+///
+/// lapin's auto-recovery handles a dropped connection inside a session (see `run_stage`); this
+/// outer loop catches what it cannot: a first connect to a broker that is not up yet, a recovery
+/// that fails or hangs, a returned message (a queue deleted under us). It builds a fresh
+/// connection, declares the topology again and restarts the session, with capped backoff.
+/// Readiness (`/readyz`) follows the session.
+pub async fn supervise<F, Fut>(
+    service: &str,
+    settings: &Settings,
+    health: &Health,
+    shutdown: &Shutdown,
+    mut session: F,
+) where
+    F: FnMut(Arc<Connection>) -> Fut,
+    Fut: Future<Output = Result<(), AmqpError>>,
+{
+    let mut failures: u32 = 0;
+    while !shutdown.is_triggered() {
+        match connect(service, settings).await {
+            Ok(conn) => {
+                let conn = Arc::new(conn);
+                failures = 0;
+                health.set_ready(true);
+                let result = session(conn.clone()).await;
+                health.set_ready(false);
+                let _ = conn.close(200, "pushmesh session ended".into()).await;
+                match result {
+                    Ok(()) if shutdown.is_triggered() => break,
+                    Ok(()) => tracing::warn!(service, "AMQP session ended, reconnecting"),
+                    Err(e) => tracing::warn!(service, error = %e, "AMQP session failed, reconnecting"),
+                }
+            }
+            Err(e) => tracing::warn!(service, error = %e, "cannot reach the broker"),
+        }
+        failures = failures.saturating_add(1);
+        let delay = Duration::from_millis((100u64 << failures.min(6)).min(5_000));
+        tokio::select! {
+            _ = shutdown.wait() => break,
+            _ = tokio::time::sleep(delay) => {},
+        }
+    }
+    tracing::info!(service, "AMQP supervisor stopped");
+}
+
+async fn connect(service: &str, settings: &Settings) -> Result<Connection, AmqpError> {
+    let props = ConnectionProperties::default()
+        .enable_auto_recover()
+        .with_connection_name(format!("pushmesh-{service}").into());
+    let conn = Connection::connect(&settings.amqp.url, props).await?;
+    topology::declare(&conn, settings).await?;
+    Ok(conn)
+}

@@ -1,0 +1,12 @@
+//! What every pushmesh service shares: typed settings, the AMQP connection and topology,
+//! the ops HTTP endpoints, shutdown, tracing and storage set-up.
+
+pub mod amqp;
+pub mod ops;
+pub mod settings;
+pub mod shutdown;
+pub mod store;
+pub mod telemetry;
+
+pub use settings::{Settings, SettingsError};
+pub use shutdown::Shutdown;

@@ -1,0 +1,127 @@
+//! `/healthz`, `/readyz` and `/metrics`, mounted by every service on its one HTTP listener.
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Readiness: true while the service holds a working broker session and is not shutting down.
+#[derive(Debug, Default)]
+pub struct Health {
+    ready: AtomicBool,
+}
+
+impl Health {
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+}
+
+/// What the ops endpoints read: the service's health and its own metrics registry (one per
+/// service, so several services can live in one test process).
+#[derive(Clone)]
+pub struct Ops {
+    pub health: Arc<Health>,
+    pub registry: Registry,
+    service: &'static str,
+}
+
+impl Ops {
+    pub fn new(service: &'static str) -> Self {
+        Ops {
+            health: Arc::new(Health::default()),
+            registry: Registry::new(),
+            service,
+        }
+    }
+
+    /// A counter named `pushmesh_<service>_<name>`; `name` ends in its unit (`_total`).
+    pub fn counter(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+        let c = IntCounterVec::new(Opts::new(self.metric(name), help), labels)
+            .expect("metric names and labels are static and valid");
+        self.registry
+            .register(Box::new(c.clone()))
+            .expect("each metric is registered once per service");
+        c
+    }
+
+    pub fn gauge(&self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+        let g = IntGaugeVec::new(Opts::new(self.metric(name), help), labels)
+            .expect("metric names and labels are static and valid");
+        self.registry
+            .register(Box::new(g.clone()))
+            .expect("each metric is registered once per service");
+        g
+    }
+
+    /// A histogram of seconds.
+    pub fn histogram(&self, name: &str, help: &str, labels: &[&str]) -> HistogramVec {
+        let buckets = vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+        let h = HistogramVec::new(HistogramOpts::new(self.metric(name), help).buckets(buckets), labels)
+            .expect("metric names and labels are static and valid");
+        self.registry
+            .register(Box::new(h.clone()))
+            .expect("each metric is registered once per service");
+        h
+    }
+
+    fn metric(&self, name: &str) -> String {
+        format!("pushmesh_{}_{name}", self.service.replace('-', "_"))
+    }
+}
+
+/// Mounts the ops routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics));
+}
+
+/// Serves the ops routes plus `extra` (a service's own API) on `listener`, one worker:
+/// pushmesh's HTTP traffic is light, its work happens on the broker side.
+pub fn serve<F>(listener: TcpListener, ops: Ops, extra: F) -> std::io::Result<Server>
+where
+    F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+{
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(ops.clone()))
+            .configure(routes)
+            .configure(extra.clone())
+    })
+    .listen(listener)?
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(5)
+    .run();
+    Ok(server)
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().body("ok\n")
+}
+
+async fn readyz(ops: web::Data<Ops>) -> HttpResponse {
+    if ops.health.is_ready() {
+        HttpResponse::Ok().body("ready\n")
+    } else {
+        HttpResponse::ServiceUnavailable().body("not ready: no broker session\n")
+    }
+}
+
+async fn metrics(ops: web::Data<Ops>) -> HttpResponse {
+    let mut buf = Vec::new();
+    let encoder = prometheus::TextEncoder::new();
+    if let Err(e) = encoder.encode(&ops.registry.gather(), &mut buf) {
+        return HttpResponse::InternalServerError().body(format!("cannot encode metrics: {e}\n"));
+    }
+    HttpResponse::Ok()
+        .content_type(encoder.format_type())
+        .body(buf)
+}

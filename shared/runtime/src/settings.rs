@@ -1,0 +1,430 @@
+//! Typed settings, loaded once in `main` and passed down. No service reads the environment
+//! anywhere else.
+//!
+//! One TOML file for the whole mesh (path in `PUSHMESH_CONFIG`); every key can be overridden by
+//! an environment variable `PUSHMESH__<SECTION>__<KEY>` (e.g. `PUSHMESH__AMQP__URL`). A wrong or
+//! missing setting stops the service at start with an error that names the key.
+//! The reference is docs/configuration.md.
+
+use pushmesh_contract::Vendor;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub const CONFIG_ENV: &str = "PUSHMESH_CONFIG";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{CONFIG_ENV} is not set: point it at the pushmesh TOML file")]
+    NoConfigPath,
+    #[error("cannot read settings: {0}")]
+    Load(String),
+    #[error("setting `{key}` is invalid: {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+impl SettingsError {
+    pub fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        SettingsError::Invalid {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Log filter, e.g. `info` or `info,lapin=warn`.
+    #[serde(default = "defaults::log")]
+    pub log: String,
+    pub amqp: AmqpSettings,
+    #[serde(default)]
+    pub batch: BatchSettings,
+    /// Shards of presence and registry, by hash(app_id, user_id).
+    #[serde(default = "defaults::one")]
+    pub shards: u32,
+    /// Where services keep their sled files (one sub-directory per service and shard).
+    pub data_dir: PathBuf,
+    #[serde(default)]
+    pub listen: ListenSettings,
+    #[serde(default)]
+    pub ingest: IngestSettings,
+    #[serde(default)]
+    pub presence: PresenceSettings,
+    #[serde(default)]
+    pub registry: RegistrySettings,
+    #[serde(default)]
+    pub dispatch: DispatchSettings,
+    /// Per app id, per vendor name: that vendor's settings for the app, read by its dispatcher.
+    #[serde(default)]
+    pub apps: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmqpSettings {
+    pub url: String,
+    /// Unacknowledged deliveries a consumer may hold; bounds memory and in-flight work.
+    #[serde(default = "defaults::prefetch")]
+    pub prefetch: u16,
+}
+
+/// Internal hops carry batches: gather up to `max_items` or `linger_ms`, whichever comes first.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchSettings {
+    #[serde(default = "defaults::batch_max")]
+    pub max_items: usize,
+    #[serde(default = "defaults::linger_ms")]
+    pub linger_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenSettings {
+    #[serde(default = "defaults::ingest_addr")]
+    pub ingest: SocketAddr,
+    #[serde(default = "defaults::presence_addr")]
+    pub presence: SocketAddr,
+    #[serde(default = "defaults::registry_addr")]
+    pub registry: SocketAddr,
+    #[serde(default = "defaults::vendor_sim_addr")]
+    pub vendor_sim: SocketAddr,
+    /// Per vendor name; a vendor not listed listens on 127.0.0.1:9110 + its index.
+    #[serde(default)]
+    pub dispatch: BTreeMap<String, SocketAddr>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestSettings {
+    /// A message_id seen again within this window is pushed once.
+    #[serde(default = "defaults::dedup_window_s")]
+    pub dedup_window_s: u64,
+    #[serde(default = "defaults::max_recipients")]
+    pub max_recipients: usize,
+    /// Title, content and payload together must fit the smallest vendor limit.
+    #[serde(default = "defaults::max_push_bytes")]
+    pub max_push_bytes: usize,
+    /// TTL of a push whose message gives none.
+    #[serde(default = "defaults::default_ttl_s")]
+    pub default_ttl_s: u64,
+    #[serde(default = "defaults::max_ttl_s")]
+    pub max_ttl_s: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PresenceSettings {
+    /// The shard this instance serves.
+    #[serde(default)]
+    pub shard: u32,
+    /// Longest lease a `presence.online` may ask for.
+    #[serde(default = "defaults::max_session_ttl_s")]
+    pub max_session_ttl_s: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrySettings {
+    #[serde(default)]
+    pub shard: u32,
+    /// sled page cache.
+    #[serde(default = "defaults::cache_bytes")]
+    pub cache_bytes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchSettings {
+    /// Vendor requests in flight at once per dispatcher.
+    #[serde(default = "defaults::concurrency")]
+    pub concurrency: usize,
+    /// Attempts before a retryable push is given up as `failed`.
+    #[serde(default = "defaults::max_attempts")]
+    pub max_attempts: u32,
+    /// Backoff: full jitter over base * 2^attempt, capped.
+    #[serde(default = "defaults::backoff_base_ms")]
+    pub backoff_base_ms: u64,
+    #[serde(default = "defaults::backoff_max_ms")]
+    pub backoff_max_ms: u64,
+    /// Delay queues a retry waits in; a retry takes the shortest tier not shorter than its delay.
+    #[serde(default = "defaults::retry_tiers_s")]
+    pub retry_tiers_s: Vec<u64>,
+    #[serde(default = "defaults::request_timeout_ms")]
+    pub request_timeout_ms: u64,
+}
+
+mod defaults {
+    use std::net::SocketAddr;
+    pub fn log() -> String {
+        "info,lapin=warn,actix_server=warn".into()
+    }
+    pub fn one() -> u32 {
+        1
+    }
+    pub fn prefetch() -> u16 {
+        1000
+    }
+    pub fn batch_max() -> usize {
+        500
+    }
+    pub fn linger_ms() -> u64 {
+        5
+    }
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+    pub fn ingest_addr() -> SocketAddr {
+        addr(9101)
+    }
+    pub fn presence_addr() -> SocketAddr {
+        addr(9102)
+    }
+    pub fn registry_addr() -> SocketAddr {
+        addr(9103)
+    }
+    pub fn vendor_sim_addr() -> SocketAddr {
+        addr(9200)
+    }
+    pub fn dedup_window_s() -> u64 {
+        24 * 3600
+    }
+    pub fn max_recipients() -> usize {
+        10_000
+    }
+    pub fn max_push_bytes() -> usize {
+        4096
+    }
+    pub fn default_ttl_s() -> u64 {
+        24 * 3600
+    }
+    pub fn max_ttl_s() -> u64 {
+        28 * 24 * 3600
+    }
+    pub fn max_session_ttl_s() -> u64 {
+        3600
+    }
+    pub fn cache_bytes() -> u64 {
+        16 * 1024 * 1024
+    }
+    pub fn concurrency() -> usize {
+        64
+    }
+    pub fn max_attempts() -> u32 {
+        8
+    }
+    pub fn backoff_base_ms() -> u64 {
+        1000
+    }
+    pub fn backoff_max_ms() -> u64 {
+        300_000
+    }
+    pub fn retry_tiers_s() -> Vec<u64> {
+        vec![1, 2, 5, 10, 30, 60, 120, 300, 900]
+    }
+    pub fn request_timeout_ms() -> u64 {
+        10_000
+    }
+}
+
+macro_rules! default_from_serde {
+    ($($t:ty),*) => {$(
+        impl Default for $t {
+            fn default() -> Self {
+                serde_json::from_value(serde_json::json!({})).expect("every field has a default")
+            }
+        }
+    )*};
+}
+default_from_serde!(
+    BatchSettings,
+    ListenSettings,
+    IngestSettings,
+    PresenceSettings,
+    RegistrySettings,
+    DispatchSettings
+);
+
+impl Settings {
+    /// Reads the file named by `PUSHMESH_CONFIG`, then `PUSHMESH__*` overrides. For `main`.
+    pub fn load() -> Result<Self, SettingsError> {
+        let path = std::env::var(CONFIG_ENV).map_err(|_| SettingsError::NoConfigPath)?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| SettingsError::Load(format!("{CONFIG_ENV}={path}: {e}")))?;
+        Self::build(&text, true)
+    }
+
+    /// Parses TOML text alone, without environment overrides (tests and tools).
+    pub fn from_toml(text: &str) -> Result<Self, SettingsError> {
+        Self::build(text, false)
+    }
+
+    fn build(text: &str, with_env: bool) -> Result<Self, SettingsError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(text, config::FileFormat::Toml));
+        if with_env {
+            builder = builder.add_source(
+                config::Environment::with_prefix("PUSHMESH")
+                    .separator("__")
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("dispatch.retry_tiers_s"),
+            );
+        }
+        let settings: Settings = builder
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| SettingsError::Load(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        if !self.amqp.url.starts_with("amqp://") && !self.amqp.url.starts_with("amqps://") {
+            return Err(SettingsError::invalid("amqp.url", "must start with amqp:// or amqps://"));
+        }
+        if self.amqp.prefetch == 0 {
+            return Err(SettingsError::invalid("amqp.prefetch", "must be at least 1"));
+        }
+        if self.batch.max_items == 0 {
+            return Err(SettingsError::invalid("batch.max_items", "must be at least 1"));
+        }
+        if self.shards == 0 {
+            return Err(SettingsError::invalid("shards", "must be at least 1"));
+        }
+        if self.presence.shard >= self.shards {
+            return Err(SettingsError::invalid("presence.shard", "must be below `shards`"));
+        }
+        if self.registry.shard >= self.shards {
+            return Err(SettingsError::invalid("registry.shard", "must be below `shards`"));
+        }
+        let tiers = &self.dispatch.retry_tiers_s;
+        if tiers.is_empty() || tiers.contains(&0) || !tiers.is_sorted() {
+            return Err(SettingsError::invalid(
+                "dispatch.retry_tiers_s",
+                "must be a non-empty ascending list of seconds above zero",
+            ));
+        }
+        if self.dispatch.concurrency == 0 {
+            return Err(SettingsError::invalid("dispatch.concurrency", "must be at least 1"));
+        }
+        for vendor in self.listen.dispatch.keys() {
+            vendor
+                .parse::<Vendor>()
+                .map_err(|e| SettingsError::invalid(format!("listen.dispatch.{vendor}"), e.to_string()))?;
+        }
+        for (app, vendors) in &self.apps {
+            crate::settings::check_id(app).map_err(|r| SettingsError::invalid(format!("apps.{app}"), r))?;
+            for vendor in vendors.keys() {
+                vendor
+                    .parse::<Vendor>()
+                    .map_err(|e| SettingsError::invalid(format!("apps.{app}.{vendor}"), e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn is_known_app(&self, app_id: &str) -> bool {
+        self.apps.contains_key(app_id)
+    }
+
+    pub fn dispatch_listen(&self, vendor: Vendor) -> SocketAddr {
+        self.listen.dispatch.get(vendor.as_str()).copied().unwrap_or_else(|| {
+            let index = Vendor::ALL.iter().position(|v| *v == vendor).unwrap_or(0) as u16;
+            SocketAddr::from(([127, 0, 0, 1], 9110 + index))
+        })
+    }
+
+    /// The apps that configure `vendor`, each with its settings parsed as `T`.
+    /// Errors name the key, e.g. `apps.demo.fcm: missing field `project_id``.
+    pub fn vendor_apps<T: serde::de::DeserializeOwned>(
+        &self,
+        vendor: Vendor,
+    ) -> Result<BTreeMap<String, T>, SettingsError> {
+        let mut out = BTreeMap::new();
+        for (app, vendors) in &self.apps {
+            if let Some(value) = vendors.get(vendor.as_str()) {
+                let parsed = serde_json::from_value(value.clone()).map_err(|e| {
+                    SettingsError::invalid(format!("apps.{app}.{vendor}"), e.to_string())
+                })?;
+                out.insert(app.clone(), parsed);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The shape every id in the contract shares (app ids, user ids, message ids, push ids):
+/// 1 to 128 bytes of printable ASCII without spaces, so it is safe in keys, logs and URLs.
+pub fn check_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if id.len() > 128 {
+        return Err(format!("is {} bytes long, at most 128 are allowed", id.len()));
+    }
+    if let Some(c) = id.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(format!("contains {c:?}: only printable ASCII without spaces is allowed"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        data_dir = "/tmp/pm"
+        [amqp]
+        url = "amqp://127.0.0.1:5672/%2f"
+        [apps.demo.fcm]
+        project_id = "p"
+    "#;
+
+    #[test]
+    fn minimal_file_gets_defaults() {
+        let s = Settings::from_toml(MINIMAL).unwrap();
+        assert_eq!(s.shards, 1);
+        assert_eq!(s.ingest.dedup_window_s, 86_400);
+        assert_eq!(s.dispatch_listen(Vendor::Fcm).port(), 9110);
+        assert!(s.is_known_app("demo"));
+        assert!(!s.is_known_app("Demo"));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let err = Settings::from_toml(&MINIMAL.replace("[amqp]", "[amqpp]")).unwrap_err();
+        assert!(err.to_string().contains("amqpp"), "{err}");
+        let err = Settings::from_toml(&MINIMAL.replace("amqp://", "http://")).unwrap_err();
+        assert!(err.to_string().contains("amqp.url"), "{err}");
+        let err = Settings::from_toml(&MINIMAL.replace("apps.demo.fcm", "apps.demo.fcmm")).unwrap_err();
+        assert!(err.to_string().contains("apps.demo.fcmm"), "{err}");
+        let bad = format!("{MINIMAL}\n[presence]\nshard = 3\n");
+        let err = Settings::from_toml(&bad).unwrap_err();
+        assert!(err.to_string().contains("presence.shard"), "{err}");
+    }
+
+    #[test]
+    fn vendor_settings_errors_name_app_and_vendor() {
+        #[derive(Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Fcm {
+            project_id: String,
+            service_account_file: String,
+        }
+        let s = Settings::from_toml(MINIMAL).unwrap();
+        let err = s.vendor_apps::<Fcm>(Vendor::Fcm).unwrap_err().to_string();
+        assert!(err.contains("apps.demo.fcm") && err.contains("service_account_file"), "{err}");
+    }
+
+    #[test]
+    fn ids_are_checked() {
+        assert!(check_id("user-1@x").is_ok());
+        assert!(check_id("").is_err());
+        assert!(check_id("a b").is_err());
+        assert!(check_id(&"x".repeat(129)).is_err());
+    }
+}
