@@ -1,0 +1,12 @@
+//! ingest: takes what the IM server publishes on `pushmesh.ingest`, validates it, drops
+//! duplicates, and hands per-shard batches to presence (messages, session events) and the
+//! registry (binding events). Bad input goes to `pushmesh.rejected` with its reason.
+
+mod dedup;
+mod handler;
+mod startup;
+mod validate;
+
+pub use dedup::{DedupStore, SledDedup};
+pub use startup::{Application, StartError};
+pub use validate::{Accepted, Rejection, Validator};

@@ -1,0 +1,11 @@
+//! registry: devices and their bindings to users, in sled. Serves the device HTTP API, applies
+//! `binding.*` events, resolves offline recipients to devices and hands per-vendor batches to
+//! `dispatch.<vendor>`; deletes devices whose tokens a vendor declared dead.
+
+mod api;
+mod handler;
+mod startup;
+mod store;
+
+pub use startup::{Application, StartError};
+pub use store::{Device, DeviceStore, SledDevices, StoreError};

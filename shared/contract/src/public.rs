@@ -21,7 +21,7 @@ pub enum ConversationType {
 }
 
 /// `im.message`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImMessage {
     pub app_id: String,
     pub message_id: String,
@@ -36,7 +36,7 @@ pub struct ImMessage {
 }
 
 /// What the notification says. No push config on a message means no push.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushConfig {
     pub title: String,
     pub content: String,
@@ -47,7 +47,7 @@ pub struct PushConfig {
 }
 
 /// `presence.online`: the session is online until `ttl_s` passes without another one.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PresenceOnline {
     pub app_id: String,
     pub user_id: String,
@@ -56,7 +56,7 @@ pub struct PresenceOnline {
 }
 
 /// `presence.offline`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PresenceOffline {
     pub app_id: String,
     pub user_id: String,
@@ -64,7 +64,7 @@ pub struct PresenceOffline {
 }
 
 /// `binding.bind` and `binding.unbind`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BindingEvent {
     pub app_id: String,
     pub user_id: String,

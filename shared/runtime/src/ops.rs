@@ -76,6 +76,25 @@ impl Ops {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr}: {source}")]
+pub struct ListenError {
+    pub addr: String,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Binds a service's HTTP listener; port 0 picks a free port (tests). Returns it with its port.
+pub fn listen(addr: std::net::SocketAddr) -> Result<(TcpListener, u16), ListenError> {
+    let err = |source| ListenError {
+        addr: addr.to_string(),
+        source,
+    };
+    let listener = TcpListener::bind(addr).map_err(err)?;
+    let port = listener.local_addr().map_err(err)?.port();
+    Ok((listener, port))
+}
+
 /// Mounts the ops routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))

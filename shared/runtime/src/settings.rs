@@ -105,7 +105,8 @@ pub struct IngestSettings {
     pub dedup_window_s: u64,
     #[serde(default = "defaults::max_recipients")]
     pub max_recipients: usize,
-    /// Title, content and payload together must fit the smallest vendor limit.
+    /// Title, content and payload together, in bytes. Vendors cap a push at 4096 bytes; the
+    /// default leaves 512 of them to the vendor's own envelope (token, ids, options).
     #[serde(default = "defaults::max_push_bytes")]
     pub max_push_bytes: usize,
     /// TTL of a push whose message gives none.
@@ -196,7 +197,7 @@ mod defaults {
         10_000
     }
     pub fn max_push_bytes() -> usize {
-        4096
+        3584
     }
     pub fn default_ttl_s() -> u64 {
         24 * 3600

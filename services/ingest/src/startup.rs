@@ -1,0 +1,73 @@
+//! Building and running ingest: `main` and the tests start it the same way.
+
+use crate::dedup::{DedupError, SledDedup};
+use crate::handler::IngestHandler;
+use pushmesh_runtime::amqp::{run_stage, supervise, topology};
+use pushmesh_runtime::ops::{self, ListenError, Ops};
+use pushmesh_runtime::{service, Settings, Shutdown};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Listen(#[from] ListenError),
+    #[error(transparent)]
+    Store(#[from] DedupError),
+}
+
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+    settings: Arc<Settings>,
+    store: Arc<SledDedup>,
+    ops: Ops,
+    shutdown: Shutdown,
+}
+
+impl Application {
+    /// Binds the HTTP listener (`listen.ingest`; port 0 picks a free one) and opens the store.
+    pub fn build(settings: Settings, shutdown: Shutdown) -> Result<Self, StartError> {
+        let (listener, port) = ops::listen(settings.listen.ingest)?;
+        let store = Arc::new(SledDedup::open(&settings.data_dir.join("ingest"))?);
+        let ops = Ops::new("ingest");
+        let server = ops::serve(listener, ops.clone(), |_| {}).map_err(|source| ListenError {
+            addr: settings.listen.ingest.to_string(),
+            source,
+        })?;
+        Ok(Application {
+            port,
+            server,
+            settings: Arc::new(settings),
+            store,
+            ops,
+            shutdown,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Runs until the shutdown signal; the batch in flight is finished first.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Application {
+            server,
+            settings,
+            store,
+            ops,
+            shutdown,
+            ..
+        } = self;
+        let messages = ops.counter(
+            "messages_total",
+            "Messages taken from pushmesh.ingest, by kind and result.",
+            &["kind", "result"],
+        );
+        let work = supervise("ingest", &settings, &ops.health, &shutdown, |conn| {
+            let mut handler = IngestHandler::new(settings.clone(), store.clone(), messages.clone());
+            let (settings, shutdown) = (&settings, &shutdown);
+            async move { run_stage(&conn, topology::INGEST_QUEUE, settings, shutdown, &mut handler).await }
+        });
+        service::run(server, work, &shutdown).await
+    }
+}

@@ -1,0 +1,129 @@
+//! Presence's stage: apply session events in order, pass offline recipients on to the registry,
+//! answer `online` for the rest.
+
+use crate::sessions::Sessions;
+use prometheus::{IntCounterVec, IntGaugeVec};
+use pushmesh_contract::public::{Outcome, OutcomeStatus};
+use pushmesh_contract::stage::{Batch, PresenceItem, PushJob, RegistryItem};
+use pushmesh_contract::{codec, now_ms};
+use pushmesh_runtime::amqp::topology::{self, ERROR_HEADER, MESSAGE_ID_HEADER};
+use pushmesh_runtime::amqp::{AmqpError, Delivery, Outgoing, StageHandler};
+use pushmesh_runtime::Settings;
+use std::sync::{Arc, Mutex};
+
+pub struct PresenceHandler {
+    settings: Arc<Settings>,
+    sessions: Arc<Mutex<Sessions>>,
+    recipients: IntCounterVec,
+    online_sessions: IntGaugeVec,
+    last_sweep_ms: u64,
+}
+
+impl PresenceHandler {
+    pub fn new(
+        settings: Arc<Settings>,
+        sessions: Arc<Mutex<Sessions>>,
+        recipients: IntCounterVec,
+        online_sessions: IntGaugeVec,
+    ) -> Self {
+        PresenceHandler {
+            settings,
+            sessions,
+            recipients,
+            online_sessions,
+            last_sweep_ms: 0,
+        }
+    }
+
+    fn job(
+        &self,
+        sessions: &Sessions,
+        job: PushJob,
+        now: u64,
+        offline: &mut Vec<RegistryItem>,
+        out: &mut Vec<Outgoing>,
+    ) {
+        let expired = job.expires_at_ms <= now;
+        let (mut online_users, mut offline_users) = (Vec::new(), Vec::new());
+        for user in job.recipients {
+            if expired {
+                out.push(outcome(&job.app_id, &job.message_id, &user, OutcomeStatus::Expired));
+                self.recipients.with_label_values(&["expired"]).inc();
+            } else if sessions.is_online(&job.app_id, &user, now) {
+                online_users.push(user);
+            } else {
+                offline_users.push(user);
+            }
+        }
+        for user in online_users {
+            self.recipients.with_label_values(&["online"]).inc();
+            out.push(outcome(&job.app_id, &job.message_id, &user, OutcomeStatus::Online));
+        }
+        if !offline_users.is_empty() {
+            self.recipients
+                .with_label_values(&["offline"])
+                .inc_by(offline_users.len() as u64);
+            offline.push(RegistryItem::Job(PushJob {
+                recipients: offline_users,
+                ..job
+            }));
+        }
+    }
+}
+
+fn outcome(app_id: &str, message_id: &str, user: &str, status: OutcomeStatus) -> Outgoing {
+    let o = Outcome::recipient(app_id, message_id, user, status);
+    let body = serde_json::to_vec(&o).expect("outcomes serialize");
+    Outgoing::json(topology::OUTCOMES_EXCHANGE, o.routing_key(), body)
+        .with_header(MESSAGE_ID_HEADER, message_id)
+}
+
+impl StageHandler for PresenceHandler {
+    async fn handle(&mut self, batch: &[Delivery]) -> Result<Vec<Outgoing>, AmqpError> {
+        let now = now_ms();
+        let max_ttl_ms = self.settings.presence.max_session_ttl_s * 1000;
+        let mut out = Vec::new();
+        let mut offline = Vec::new();
+        let sessions = self.sessions.clone();
+        let mut sessions = sessions.lock().expect("presence state lock is never poisoned");
+        for d in batch {
+            let items: Batch<PresenceItem> = match codec::decode(&d.data) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(error = %e, "undecodable presence batch sent to the dead-letter queue");
+                    out.push(
+                        Outgoing::to_queue(topology::DEAD_LETTER_QUEUE, d.data.clone())
+                            .with_header(ERROR_HEADER, format!("presence: {e}")),
+                    );
+                    continue;
+                }
+            };
+            for item in items.items {
+                match item {
+                    PresenceItem::Online { app_id, user_id, session_id, ttl_s } => {
+                        let until = now + (ttl_s * 1000).min(max_ttl_ms);
+                        sessions.online(&app_id, &user_id, &session_id, until);
+                    }
+                    PresenceItem::Offline { app_id, user_id, session_id } => {
+                        sessions.offline(&app_id, &user_id, &session_id);
+                    }
+                    PresenceItem::Job(job) => self.job(&sessions, job, now, &mut offline, &mut out),
+                }
+            }
+        }
+        if !offline.is_empty() {
+            // Presence and registry share the sharding, so our shard's users live in the
+            // registry shard with the same number.
+            let queue = topology::registry_queue(self.settings.presence.shard);
+            out.push(Outgoing::to_queue(queue, codec::encode(&Batch { items: offline })));
+        }
+        if now.saturating_sub(self.last_sweep_ms) > 10_000 {
+            self.last_sweep_ms = now;
+            sessions.sweep(now);
+        }
+        self.online_sessions
+            .with_label_values(&[] as &[&str])
+            .set(sessions.len() as i64);
+        Ok(out)
+    }
+}

@@ -1,0 +1,120 @@
+//! Building and running the registry: `main` and the tests start it the same way.
+
+use crate::api::{self, ApiState};
+use crate::handler::{InvalidTokenHandler, Metrics, ResolveHandler};
+use crate::store::{DeviceStore, SledDevices, StoreError};
+use actix_web::web;
+use pushmesh_runtime::amqp::{run_stage, supervise, topology};
+use pushmesh_runtime::ops::{self, ListenError, Ops};
+use pushmesh_runtime::{service, Settings, SettingsError, Shutdown};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Listen(#[from] ListenError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+}
+
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+    settings: Arc<Settings>,
+    store: Arc<dyn DeviceStore>,
+    ops: Ops,
+    shutdown: Shutdown,
+}
+
+impl Application {
+    /// Opens the device store and binds the HTTP listener (`listen.registry`; port 0 picks one).
+    pub fn build(settings: Settings, shutdown: Shutdown) -> Result<Self, StartError> {
+        if settings.shards > 1 {
+            // Devices are keyed by push_id, bindings by user: with several shards the device API
+            // would need routing by device. Until that exists, say so rather than misroute.
+            return Err(SettingsError::invalid(
+                "shards",
+                "the registry serves a single shard in this version; set shards = 1",
+            )
+            .into());
+        }
+        let dir = settings
+            .data_dir
+            .join(format!("registry-{}", settings.registry.shard));
+        let store: Arc<dyn DeviceStore> =
+            Arc::new(SledDevices::open(&dir, settings.registry.cache_bytes)?);
+        let settings = Arc::new(settings);
+        let (listener, port) = ops::listen(settings.listen.registry)?;
+        let ops = Ops::new("registry");
+        let state = web::Data::new(ApiState {
+            store: store.clone(),
+            settings: settings.clone(),
+        });
+        let server = ops::serve(listener, ops.clone(), move |cfg| {
+            cfg.app_data(state.clone())
+                .app_data(api::json_config())
+                .configure(api::routes);
+        })
+        .map_err(|source| ListenError {
+            addr: settings.listen.registry.to_string(),
+            source,
+        })?;
+        Ok(Application {
+            port,
+            server,
+            settings,
+            store,
+            ops,
+            shutdown,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Runs until the shutdown signal; batches in flight are finished first.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Application {
+            server,
+            settings,
+            store,
+            ops,
+            shutdown,
+            ..
+        } = self;
+        let metrics = Metrics {
+            recipients: ops.counter("recipients_total", "Offline recipients resolved, by result.", &["result"]),
+            pushes: ops.counter("pushes_total", "Device pushes handed to dispatchers, by vendor.", &["vendor"]),
+            bindings: ops.counter("bindings_total", "Binding events applied, by event and result.", &["event", "result"]),
+            deleted: ops.counter("devices_deleted_total", "Devices deleted by the registry, by reason.", &["reason"]),
+        };
+        let queue = topology::registry_queue(settings.registry.shard);
+        let work = supervise("registry", &settings, &ops.health, &shutdown, |conn| {
+            let mut resolve = ResolveHandler {
+                store: store.clone(),
+                metrics: metrics.clone(),
+                max_per_message: settings.batch.max_items,
+            };
+            let mut invalid = InvalidTokenHandler {
+                store: store.clone(),
+                metrics: metrics.clone(),
+            };
+            let (settings, shutdown, queue) = (&settings, &shutdown, &queue);
+            async move {
+                tokio::try_join!(
+                    run_stage(&conn, queue, settings, shutdown, &mut resolve),
+                    run_stage(&conn, topology::INVALID_TOKENS_QUEUE, settings, shutdown, &mut invalid),
+                )
+                .map(|_| ())
+            }
+        });
+        let result = service::run(server, work, &shutdown).await;
+        if let Err(e) = store.flush() {
+            tracing::error!(error = %e, "final flush of the device store failed");
+        }
+        result
+    }
+}
