@@ -1,1 +1,10 @@
+//! End-to-end tests: the whole mesh over the real RabbitMQ, real sled files and vendor-sim.
+//! One test binary (one link step); each test has its own vhost, folder and ports.
 
+mod api;
+mod bindings;
+mod crash;
+mod delivery;
+mod presence;
+mod rejected;
+mod retries;

@@ -87,6 +87,7 @@ impl ResolveHandler {
                     notification: job.notification.clone(),
                     expires_at_ms: job.expires_at_ms,
                     attempt: 0,
+                    not_before_ms: 0,
                 });
             }
         }

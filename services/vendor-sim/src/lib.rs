@@ -1,0 +1,73 @@
+//! vendor-sim: a faithful stand-in for the vendors' push APIs, for tests, the demo, benchmarks
+//! and staging. Each vendor lives in its own folder and enforces what that vendor documents
+//! (auth, request shape, error codes); `/sim/{vendor}/...` steers it and shows what it received.
+
+mod control;
+mod fcm;
+mod state;
+
+use actix_web::web;
+use pushmesh_runtime::ops::{self, ListenError, Ops};
+use pushmesh_runtime::{Settings, SettingsError, Shutdown};
+use state::SimState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Listen(#[from] ListenError),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+}
+
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+    shutdown: Shutdown,
+}
+
+impl Application {
+    /// Binds `listen.vendor_sim` (port 0 picks a free one) and loads the keys it verifies with.
+    pub fn build(settings: &Settings, shutdown: Shutdown) -> Result<Self, StartError> {
+        let sim = &settings.vendor_sim;
+        let public_key = match &sim.fcm_public_key_file {
+            None => None,
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| {
+                    SettingsError::invalid("vendor_sim.fcm_public_key_file", format!("{}: {e}", path.display()))
+                })?;
+                Some(jsonwebtoken::DecodingKey::from_rsa_pem(&pem).map_err(|e| {
+                    SettingsError::invalid("vendor_sim.fcm_public_key_file", format!("not an RSA public key: {e}"))
+                })?)
+            }
+        };
+        let fcm = web::Data::new(fcm::FcmSim {
+            public_key,
+            access_token_ttl_s: sim.access_token_ttl_s,
+        });
+        let state = web::Data::new(SimState::default());
+        let (listener, port) = ops::listen(settings.listen.vendor_sim)?;
+        let ops = Ops::new("vendor-sim");
+        // The sim is always ready: it has no broker session.
+        ops.health.set_ready(true);
+        let server = ops::serve(listener, ops, move |cfg| {
+            cfg.app_data(state.clone())
+                .app_data(fcm.clone())
+                .configure(control::routes)
+                .configure(fcm::routes);
+        })
+        .map_err(|source| ListenError {
+            addr: settings.listen.vendor_sim.to_string(),
+            source,
+        })?;
+        Ok(Application { port, server, shutdown })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let shutdown = self.shutdown.clone();
+        pushmesh_runtime::service::run(self.server, shutdown.wait(), &self.shutdown).await
+    }
+}

@@ -1,1 +1,11 @@
-fn main() {}
+use pushmesh_runtime::{telemetry, Settings, Shutdown};
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = Settings::load()?;
+    telemetry::init("vendor-sim", &settings.log);
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals();
+    vendor_sim::Application::build(&settings, shutdown)?.run_until_stopped().await?;
+    Ok(())
+}

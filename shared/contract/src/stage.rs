@@ -77,6 +77,9 @@ pub struct DevicePush {
     pub expires_at_ms: u64,
     /// Attempts made so far (0 on the first send).
     pub attempt: u32,
+    /// Not to be sent before this instant (ms; 0 for at once): a vendor's Retry-After or a
+    /// backoff longer than the longest delay queue.
+    pub not_before_ms: u64,
 }
 
 /// Any batch of stage items.

@@ -57,6 +57,8 @@ pub struct Settings {
     pub registry: RegistrySettings,
     #[serde(default)]
     pub dispatch: DispatchSettings,
+    #[serde(default)]
+    pub vendor_sim: VendorSimSettings,
     /// Per app id, per vendor name: that vendor's settings for the app, read by its dispatcher.
     #[serde(default)]
     pub apps: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
@@ -158,7 +160,22 @@ pub struct DispatchSettings {
     pub request_timeout_ms: u64,
 }
 
+/// vendor-sim, the stand-in for vendor APIs used by tests, the demo and staging.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VendorSimSettings {
+    /// PEM public key of the service account whose JWT assertions the FCM token endpoint accepts.
+    #[serde(default)]
+    pub fcm_public_key_file: Option<PathBuf>,
+    /// Lifetime of the access tokens it issues.
+    #[serde(default = "defaults::access_token_ttl_s")]
+    pub access_token_ttl_s: u64,
+}
+
 mod defaults {
+    pub fn access_token_ttl_s() -> u64 {
+        3600
+    }
     use std::net::SocketAddr;
     pub fn log() -> String {
         "info,lapin=warn,actix_server=warn".into()
@@ -246,7 +263,8 @@ default_from_serde!(
     IngestSettings,
     PresenceSettings,
     RegistrySettings,
-    DispatchSettings
+    DispatchSettings,
+    VendorSimSettings
 );
 
 impl Settings {
@@ -255,7 +273,14 @@ impl Settings {
         let path = std::env::var(CONFIG_ENV).map_err(|_| SettingsError::NoConfigPath)?;
         let text = std::fs::read_to_string(&path)
             .map_err(|e| SettingsError::Load(format!("{CONFIG_ENV}={path}: {e}")))?;
-        Self::build(&text, true)
+        let mut settings = Self::build(&text, true)?;
+        // Relative paths in the file are relative to the file, wherever the service starts.
+        let dir = config_dir();
+        settings.data_dir = dir.join(&settings.data_dir);
+        if let Some(key) = &settings.vendor_sim.fcm_public_key_file {
+            settings.vendor_sim.fcm_public_key_file = Some(dir.join(key));
+        }
+        Ok(settings)
     }
 
     /// Parses TOML text alone, without environment overrides (tests and tools).
@@ -356,6 +381,14 @@ impl Settings {
         }
         Ok(out)
     }
+}
+
+/// The folder of the settings file: relative paths in it (credential files) are resolved here.
+pub fn config_dir() -> PathBuf {
+    std::env::var(CONFIG_ENV)
+        .ok()
+        .and_then(|p| PathBuf::from(p).parent().map(PathBuf::from))
+        .unwrap_or_default()
 }
 
 /// The shape every id in the contract shares (app ids, user ids, message ids, push ids):

@@ -1,0 +1,78 @@
+//! The FCM client of one app: auth, request, response table, wired into [`VendorApi`].
+
+use crate::auth::Auth;
+use crate::request;
+use crate::response::{classify, Classified};
+use crate::settings::FcmSettings;
+use pushmesh_contract::stage::DevicePush;
+use pushmesh_contract::{now_ms, Vendor};
+use pushmesh_dispatch::retry::parse_retry_after;
+use pushmesh_dispatch::{Attempt, VendorApi};
+
+pub struct FcmClient {
+    settings: FcmSettings,
+    send_url: String,
+    auth: Auth,
+    http: reqwest::Client,
+}
+
+impl FcmClient {
+    pub fn new(settings: FcmSettings, auth: Auth, http: reqwest::Client) -> Self {
+        let send_url = format!(
+            "{}/v1/projects/{}/messages:send",
+            settings.base_url.trim_end_matches('/'),
+            settings.project_id
+        );
+        FcmClient {
+            settings,
+            send_url,
+            auth,
+            http,
+        }
+    }
+
+    async fn send_one(&self, push: &DevicePush) -> Attempt {
+        let body = request::body(push, &self.settings, now_ms());
+        // A stale OAuth token earns one refresh and one more try; a second 401 is a retry later.
+        for _ in 0..2 {
+            let token = match self.auth.access_token().await {
+                Ok(t) => t,
+                Err(e) if e.is_permanent() => return Attempt::Rejected { detail: format!("FCM auth: {e}") },
+                Err(e) => return Attempt::retry(format!("FCM auth: {e}")),
+            };
+            let resp = match self.http.post(&self.send_url).bearer_auth(&token).json(&body).send().await {
+                Ok(r) => r,
+                Err(e) => return Attempt::retry(format!("FCM unreachable: {e}")),
+            };
+            let status = resp.status().as_u16();
+            let retry_after = parse_retry_after(
+                resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()),
+            );
+            let bytes = resp.bytes().await.unwrap_or_default();
+            let quota_wait = std::time::Duration::from_secs(self.settings.quota_min_wait_s);
+            match classify(status, retry_after, &bytes, quota_wait) {
+                Classified::Done(attempt) => return attempt,
+                Classified::AuthExpired => {
+                    tracing::info!("FCM refused the access token, refreshing it");
+                    self.auth.invalidate(&token).await;
+                }
+            }
+        }
+        Attempt::retry("FCM refused a freshly obtained access token")
+    }
+}
+
+impl VendorApi for FcmClient {
+    fn vendor(&self) -> Vendor {
+        Vendor::Fcm
+    }
+
+    async fn send(&self, pushes: &[DevicePush]) -> Vec<Attempt> {
+        // FCM v1 takes one token per request; the core never groups more than one.
+        let mut out = Vec::with_capacity(pushes.len());
+        for push in pushes {
+            out.push(self.send_one(push).await);
+        }
+        out
+    }
+}

@@ -1,0 +1,143 @@
+//! `POST /v1/projects/{project}/messages:send`.
+
+use super::{error, VENDOR};
+use crate::state::{Recorded, SimState};
+use actix_web::{web, HttpRequest, HttpResponse};
+use pushmesh_contract::now_ms;
+use serde_json::Value;
+
+/// FCM's limit on a message's notification and data together.
+const MAX_PAYLOAD: usize = 4096;
+const MAX_TTL_S: u64 = 2_419_200;
+
+pub async fn send(state: web::Data<SimState>, req: HttpRequest, project: web::Path<String>, body: web::Bytes) -> HttpResponse {
+    let latency = state.with(VENDOR, |v| v.latency_ms);
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+    }
+    let now = now_ms();
+    let bearer = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .to_owned();
+    let parsed: Result<Value, _> = serde_json::from_slice(&body);
+    let token = parsed
+        .as_ref()
+        .ok()
+        .and_then(|b| b["message"]["token"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+
+    let (status, response) = state.with(VENDOR, |v| {
+        if !v.token_valid(&bearer, now) {
+            return (
+                401,
+                error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.", None),
+            );
+        }
+        if let Some(f) = v.take_fault(now) {
+            let (status, code) = match f.status {
+                429 => ("RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED"),
+                500 => ("INTERNAL", "INTERNAL"),
+                _ => ("UNAVAILABLE", "UNAVAILABLE"),
+            };
+            let mut resp = error(f.status, status, "vendor-sim fault", Some(code));
+            if let Some(s) = f.retry_after_s {
+                resp.headers_mut().insert(
+                    actix_web::http::header::RETRY_AFTER,
+                    actix_web::http::header::HeaderValue::from(s),
+                );
+            }
+            return (f.status, resp);
+        }
+        let message = match &parsed {
+            Ok(b) => match validate(b) {
+                Ok(m) => m,
+                Err(resp) => return (400, resp),
+            },
+            Err(e) => {
+                return (400, error(400, "INVALID_ARGUMENT", &format!("Invalid JSON payload received. {e}"), None));
+            }
+        };
+        if v.dead_tokens.contains(&token) {
+            return (404, error(404, "NOT_FOUND", "Requested entity was not found.", Some("UNREGISTERED")));
+        }
+        let _ = message;
+        let name = format!("projects/{project}/messages/{}", uuid::Uuid::new_v4().simple());
+        (200, HttpResponse::Ok().json(serde_json::json!({ "name": name })))
+    });
+
+    state.with(VENDOR, |v| {
+        v.requests.push(Recorded {
+            at_ms: now,
+            status,
+            tokens: vec![token],
+            body: parsed.unwrap_or(Value::Null),
+        })
+    });
+    response
+}
+
+fn invalid(message: &str) -> HttpResponse {
+    error(400, "INVALID_ARGUMENT", message, Some("INVALID_ARGUMENT"))
+}
+
+/// FCM's documented request rules for the fields pushmesh uses.
+fn validate(body: &Value) -> Result<&Value, HttpResponse> {
+    let Some(message) = body.get("message").filter(|m| m.is_object()) else {
+        return Err(invalid("Request contains an invalid argument: `message` is required."));
+    };
+    let targets = ["token", "topic", "condition"]
+        .iter()
+        .filter(|t| message.get(**t).is_some())
+        .count();
+    if targets != 1 {
+        return Err(invalid("Exactly one of message.token, message.topic or message.condition must be set."));
+    }
+    let token = message["token"].as_str().unwrap_or_default();
+    if token.is_empty() || token.len() > 4096 || token.contains(char::is_whitespace) {
+        return Err(invalid("The registration token is not a valid FCM registration token"));
+    }
+    if let Some(data) = message.get("data") {
+        let Some(map) = data.as_object() else {
+            return Err(invalid("Invalid value at 'message.data' (type.googleapis.com/google.protobuf.Struct)"));
+        };
+        if let Some((i, _)) = map.values().enumerate().find(|(_, v)| !v.is_string()) {
+            return Err(invalid(&format!("Invalid value at 'message.data[{i}].value' (TYPE_STRING)")));
+        }
+    }
+    if let Some(n) = message.get("notification") {
+        for field in ["title", "body", "image"] {
+            if n.get(field).is_some_and(|v| !v.is_string()) {
+                return Err(invalid(&format!("Invalid value at 'message.notification.{field}' (TYPE_STRING)")));
+            }
+        }
+    }
+    if let Some(android) = message.get("android") {
+        if let Some(p) = android.get("priority") {
+            if !matches!(p.as_str(), Some("HIGH" | "NORMAL" | "high" | "normal")) {
+                return Err(invalid("Invalid value at 'message.android.priority' (type.googleapis.com/google.firebase.fcm.v1.AndroidMessagePriority)"));
+            }
+        }
+        if let Some(ttl) = android.get("ttl") {
+            let seconds = ttl
+                .as_str()
+                .and_then(|t| t.strip_suffix('s'))
+                .and_then(|t| t.split('.').next())
+                .and_then(|t| t.parse::<u64>().ok());
+            match seconds {
+                Some(s) if s <= MAX_TTL_S => {}
+                _ => return Err(invalid("Invalid value at 'message.android.ttl' (type.googleapis.com/google.protobuf.Duration)")),
+            }
+        }
+    }
+    let size = message.get("notification").map_or(0, |n| n.to_string().len())
+        + message.get("data").map_or(0, |d| d.to_string().len());
+    if size > MAX_PAYLOAD {
+        return Err(invalid("Message is too big"));
+    }
+    Ok(message)
+}

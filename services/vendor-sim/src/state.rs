@@ -1,0 +1,78 @@
+//! What vendor-sim remembers and what tests can tell it, per vendor.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+/// One request to a vendor's send endpoint, as received and as answered.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recorded {
+    pub at_ms: u64,
+    pub status: u16,
+    /// The device token the request addressed (one entry per token for list APIs).
+    pub tokens: Vec<String>,
+    pub body: serde_json::Value,
+}
+
+/// A fault to answer instead of the real result: for the next `count` requests, or until
+/// `until_ms`, whichever the test set.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Fault {
+    pub status: u16,
+    #[serde(default)]
+    pub count: Option<u32>,
+    #[serde(default)]
+    pub for_ms: Option<u64>,
+    #[serde(default)]
+    pub retry_after_s: Option<u64>,
+    #[serde(skip)]
+    pub until_ms: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+pub struct VendorState {
+    pub requests: Vec<Recorded>,
+    pub dead_tokens: HashSet<String>,
+    pub fault: Option<Fault>,
+    /// access token -> expiry (ms)
+    pub access_tokens: HashMap<String, u64>,
+    pub tokens_issued: u64,
+    /// Added before every send answer: a slow vendor.
+    pub latency_ms: u64,
+}
+
+impl VendorState {
+    /// The fault to answer now, if one is active; counts it down.
+    pub fn take_fault(&mut self, now_ms: u64) -> Option<Fault> {
+        let fault = self.fault.as_mut()?;
+        let active = match (fault.count, fault.until_ms) {
+            (Some(0), _) => false,
+            (_, Some(until)) if now_ms >= until => false,
+            _ => true,
+        };
+        if !active {
+            self.fault = None;
+            return None;
+        }
+        if let Some(c) = fault.count.as_mut() {
+            *c -= 1;
+        }
+        Some(fault.clone())
+    }
+
+    pub fn token_valid(&self, token: &str, now_ms: u64) -> bool {
+        self.access_tokens.get(token).is_some_and(|exp| *exp > now_ms)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct SimState {
+    pub vendors: Mutex<HashMap<String, VendorState>>,
+}
+
+impl SimState {
+    pub fn with<T>(&self, vendor: &str, f: impl FnOnce(&mut VendorState) -> T) -> T {
+        let mut all = self.vendors.lock().expect("sim state lock is never poisoned");
+        f(all.entry(vendor.to_owned()).or_default())
+    }
+}

@@ -1,0 +1,100 @@
+//! Running a dispatcher: the same for every vendor binary, which only builds its clients.
+
+use crate::retry::RetryPolicy;
+use crate::{DispatchHandler, DispatchMetrics, VendorActor, VendorApi};
+use actix::Actor;
+use pushmesh_contract::Vendor;
+use pushmesh_runtime::amqp::{run_stage, supervise, topology};
+use pushmesh_runtime::ops::{self, ListenError, Ops};
+use pushmesh_runtime::{service, Settings, Shutdown};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct Application<V: VendorApi> {
+    vendor: Vendor,
+    port: u16,
+    server: actix_web::dev::Server,
+    settings: Arc<Settings>,
+    clients: HashMap<String, V>,
+    ops: Ops,
+    shutdown: Shutdown,
+}
+
+impl<V: VendorApi> Application<V> {
+    /// `service`: the metric prefix, e.g. `dispatch-fcm`. `clients`: one per app id.
+    pub fn build(
+        service: &'static str,
+        vendor: Vendor,
+        settings: Settings,
+        clients: HashMap<String, V>,
+        shutdown: Shutdown,
+    ) -> Result<Self, ListenError> {
+        let addr = settings.dispatch_listen(vendor);
+        let (listener, port) = ops::listen(addr)?;
+        let ops = Ops::new(service);
+        let server = ops::serve(listener, ops.clone(), |_| {}).map_err(|source| ListenError {
+            addr: addr.to_string(),
+            source,
+        })?;
+        Ok(Application {
+            vendor,
+            port,
+            server,
+            settings: Arc::new(settings),
+            clients,
+            ops,
+            shutdown,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Runs until the shutdown signal; the batch in flight is finished (sent, outcomes
+    /// confirmed, acked) first. Must run inside an actix system (the vendor actors live there).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Application {
+            vendor,
+            server,
+            settings,
+            clients,
+            ops,
+            shutdown,
+            ..
+        } = self;
+        let metrics = DispatchMetrics {
+            attempts: ops.counter("attempts_total", "Vendor answers per push, by result.", &["result"]),
+            outcomes: ops.counter("outcomes_total", "Final outcomes of pushes, by status.", &["status"]),
+            request_seconds: ops.histogram("request_duration_seconds", "Vendor request latency.", &[]),
+        };
+        let max_devices = clients.values().map(VendorApi::max_devices_per_request).min().unwrap_or(1);
+        let actors: HashMap<_, _> = clients
+            .into_iter()
+            .map(|(app, client)| (app, VendorActor::new(client).start()))
+            .collect();
+        let d = &settings.dispatch;
+        let policy = RetryPolicy {
+            max_attempts: d.max_attempts,
+            base: Duration::from_millis(d.backoff_base_ms),
+            cap: Duration::from_millis(d.backoff_max_ms),
+            tiers: d.retry_tiers_s.iter().map(|s| Duration::from_secs(*s)).collect(),
+        };
+        let queue = topology::dispatch_queue(vendor);
+        let name = format!("dispatch-{vendor}");
+        let work = supervise(&name, &settings, &ops.health, &shutdown, |conn| {
+            let mut handler = DispatchHandler::new(
+                vendor,
+                actors.clone(),
+                max_devices,
+                settings.dispatch.concurrency,
+                policy.clone(),
+                metrics.clone(),
+            );
+            let (settings, shutdown, queue) = (&settings, &shutdown, &queue);
+            async move { run_stage(&conn, queue, settings, shutdown, &mut handler).await }
+        });
+        service::run(server, work, &shutdown).await
+    }
+}

@@ -1,0 +1,362 @@
+//! One whole mesh for one test (see the crate docs).
+
+use crate::{repo_root, wait_for, Vhost};
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicConsumeOptions, BasicGetOptions, BasicPublishOptions, QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use pushmesh_contract::public::{Outcome, OutcomeStatus};
+use pushmesh_runtime::{Settings, Shutdown};
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Default)]
+pub struct MeshOptions {
+    /// Run dispatch-fcm as a real process (started by [`Mesh::start_fcm_process`]).
+    pub fcm_as_process: bool,
+    /// TOML appended to the test settings (sections not already present).
+    pub extra_toml: String,
+}
+
+pub struct Mesh {
+    pub vhost: Vhost,
+    pub dir: tempfile::TempDir,
+    pub sim: String,
+    pub registry: String,
+    pub http: reqwest::Client,
+    pub settings_toml: String,
+    channel: Channel,
+    _conn: Connection,
+    outcomes: Arc<Mutex<Vec<Outcome>>>,
+    shutdown: Shutdown,
+    fcm_process: Option<Child>,
+}
+
+const APP: &str = "demo";
+
+fn settings_toml(vhost: &Vhost, dir: &std::path::Path, sim_port: u16, fcm_port: u16, extra: &str) -> String {
+    let fixtures = repo_root().join("fixtures");
+    format!(
+        r#"
+log = "warn,pushmesh=info"
+data_dir = "{data}"
+[amqp]
+url = "{url}"
+prefetch = 200
+[batch]
+max_items = 100
+linger_ms = 2
+[listen]
+ingest = "127.0.0.1:0"
+presence = "127.0.0.1:0"
+registry = "127.0.0.1:0"
+vendor_sim = "127.0.0.1:{sim_port}"
+dispatch = {{ fcm = "127.0.0.1:{fcm_port}" }}
+[dispatch]
+retry_tiers_s = [1, 2, 5, 10, 30, 60]
+backoff_base_ms = 500
+max_attempts = 5
+[vendor_sim]
+fcm_public_key_file = "{fixtures}/fcm-demo-public.pem"
+[apps.demo.fcm]
+project_id = "pushmesh-demo"
+service_account_file = "{fixtures}/fcm-demo-service-account.json"
+base_url = "http://127.0.0.1:{sim_port}"
+token_url = "http://127.0.0.1:{sim_port}/token"
+quota_min_wait_s = 1
+[apps.other.fcm]
+project_id = "pushmesh-other"
+service_account_file = "{fixtures}/fcm-demo-service-account.json"
+base_url = "http://127.0.0.1:{sim_port}"
+token_url = "http://127.0.0.1:{sim_port}/token"
+{extra}
+"#,
+        data = dir.display(),
+        url = vhost.amqp_url(),
+        fixtures = fixtures.display(),
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free local port")
+}
+
+async fn wait_ready(http: &reqwest::Client, port: u16, what: &str) {
+    let url = format!("http://127.0.0.1:{port}/readyz");
+    wait_for(&format!("{what} to be ready"), Duration::from_secs(30), || async {
+        let ok = http.get(&url).send().await.is_ok_and(|r| r.status() == 200);
+        ok.then_some(())
+    })
+    .await;
+}
+
+impl Mesh {
+    pub async fn start() -> Mesh {
+        Self::start_with(MeshOptions::default()).await
+    }
+
+    /// Starts vendor-sim, ingest, presence, registry and (unless `fcm_as_process`) dispatch-fcm,
+    /// waits until every one is ready, and starts collecting outcomes.
+    pub async fn start_with(opts: MeshOptions) -> Mesh {
+        let vhost = Vhost::create();
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let http = reqwest::Client::new();
+        let shutdown = Shutdown::new();
+        let (sim_port, fcm_port) = (free_port(), free_port());
+        let toml = settings_toml(&vhost, dir.path(), sim_port, fcm_port, &opts.extra_toml);
+        let settings = Settings::from_toml(&toml).expect("test settings are valid");
+
+        let sim = vendor_sim::Application::build(&settings, shutdown.clone()).expect("vendor-sim starts");
+        actix_rt::spawn(sim.run_until_stopped());
+        let ingest = ingest::Application::build(settings.clone(), shutdown.clone()).expect("ingest starts");
+        let ingest_port = ingest.port();
+        actix_rt::spawn(ingest.run_until_stopped());
+        let presence = presence::Application::build(settings.clone(), shutdown.clone()).expect("presence starts");
+        let presence_port = presence.port();
+        actix_rt::spawn(presence.run_until_stopped());
+        let registry = registry::Application::build(settings.clone(), shutdown.clone()).expect("registry starts");
+        let registry_port = registry.port();
+        actix_rt::spawn(registry.run_until_stopped());
+        if !opts.fcm_as_process {
+            let fcm = dispatch_fcm::build(settings.clone(), dir.path(), shutdown.clone()).expect("dispatch-fcm starts");
+            actix_rt::spawn(fcm.run_until_stopped());
+            wait_ready(&http, fcm_port, "dispatch-fcm").await;
+        }
+        for (port, what) in [(ingest_port, "ingest"), (presence_port, "presence"), (registry_port, "registry")] {
+            wait_ready(&http, port, what).await;
+        }
+
+        let conn = Connection::connect(&vhost.amqp_url(), ConnectionProperties::default())
+            .await
+            .expect("test connection to RabbitMQ");
+        let channel = conn.create_channel().await.expect("a channel");
+        let outcomes = Arc::new(Mutex::new(Vec::new()));
+        collect_outcomes(&conn, outcomes.clone()).await;
+
+        Mesh {
+            vhost,
+            dir,
+            sim: format!("http://127.0.0.1:{sim_port}"),
+            registry: format!("http://127.0.0.1:{registry_port}"),
+            http,
+            settings_toml: toml,
+            channel,
+            _conn: conn,
+            outcomes,
+            shutdown,
+            fcm_process: None,
+        }
+    }
+
+    // ---- the FCM dispatcher as a process ----
+
+    /// Starts target/debug/dispatch-fcm with this mesh's settings and waits until it is ready.
+    pub async fn start_fcm_process(&mut self) {
+        let config = self.dir.path().join("pushmesh.toml");
+        std::fs::write(&config, &self.settings_toml).expect("write the settings file");
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let bin = exe
+            .parent()
+            .and_then(|deps| deps.parent())
+            .expect("target/<profile>/deps")
+            .join("dispatch-fcm");
+        assert!(bin.exists(), "{} is missing: run `cargo build --workspace --bins` first", bin.display());
+        let log = std::fs::File::create(self.dir.path().join("dispatch-fcm.log")).expect("log file");
+        let child = Command::new(bin)
+            .env("PUSHMESH_CONFIG", &config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("dispatch-fcm starts");
+        self.fcm_process = Some(child);
+        let settings = Settings::from_toml(&self.settings_toml).expect("valid settings");
+        let port = settings.dispatch_listen(pushmesh_contract::Vendor::Fcm).port();
+        wait_ready(&self.http, port, "the dispatch-fcm process").await;
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    pub fn kill_fcm_process(&mut self) {
+        if let Some(mut child) = self.fcm_process.take() {
+            child.kill().expect("SIGKILL dispatch-fcm");
+            child.wait().expect("reap dispatch-fcm");
+        }
+    }
+
+    // ---- devices (registry HTTP API) ----
+
+    pub async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.registry));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("registry answers");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Registers an FCM token for app `demo` and binds it to `user`; returns the push_id.
+    pub async fn fcm_device(&self, token: &str, user: &str) -> String {
+        let (status, body) = self
+            .api(reqwest::Method::POST, &format!("/v1/apps/{APP}/devices"), Some(json!({"vendor": "fcm", "token": token})))
+            .await;
+        assert!(status == 201 || status == 200, "register answered {status}: {body}");
+        let push_id = body["push_id"].as_str().expect("a push_id").to_owned();
+        let (status, body) = self
+            .api(reqwest::Method::PUT, &format!("/v1/apps/{APP}/devices/{push_id}/user"), Some(json!({"user_id": user})))
+            .await;
+        assert_eq!(status, 204, "bind answered {body}");
+        push_id
+    }
+
+    // ---- the IM server's side (AMQP) ----
+
+    pub async fn publish_raw(&self, routing_key: &str, body: &[u8]) {
+        self.channel
+            .basic_publish(
+                "pushmesh.ingest".into(),
+                routing_key.into(),
+                BasicPublishOptions::default(),
+                body,
+                BasicProperties::default()
+                    .with_delivery_mode(2)
+                    .with_content_type("application/json".into()),
+            )
+            .await
+            .expect("publish")
+            .await
+            .expect("publish confirmed");
+    }
+
+    pub async fn publish(&self, routing_key: &str, body: Value) {
+        self.publish_raw(routing_key, body.to_string().as_bytes()).await;
+    }
+
+    /// A one-to-one message from `from` to `to` with a push config.
+    pub async fn peer_message(&self, message_id: &str, from: &str, to: &str) {
+        self.publish("im.message", json!({
+            "app_id": APP, "message_id": message_id, "conversation_type": "peer",
+            "conversation_id": format!("{from}:{to}"), "sender_id": from, "recipients": [to],
+            "push": {"title": from, "content": format!("message {message_id}"), "payload": format!("{{\"message_id\":\"{message_id}\"}}")}
+        }))
+        .await;
+    }
+
+    // ---- what came out ----
+
+    pub fn outcomes(&self) -> Vec<Outcome> {
+        self.outcomes.lock().unwrap().clone()
+    }
+
+    /// Waits for the outcome of `message_id` for `user` and checks its status.
+    pub async fn outcome(&self, message_id: &str, user: &str, status: OutcomeStatus) -> Outcome {
+        let found = wait_for(&format!("an outcome for {message_id} to {user}"), Duration::from_secs(30), || async {
+            self.outcomes()
+                .into_iter()
+                .find(|o| o.message_id == message_id && o.user_id == user)
+        })
+        .await;
+        assert_eq!(found.status, status, "outcome of {message_id} for {user}: {found:?}");
+        found
+    }
+
+    /// Messages vendor-sim accepted for `vendor`, oldest first.
+    pub async fn sim_messages(&self, vendor: &str) -> Vec<Value> {
+        self.sim_get(&format!("/sim/{vendor}/messages")).await["messages"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub async fn sim_get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.sim))
+            .send()
+            .await
+            .expect("vendor-sim answers")
+            .json()
+            .await
+            .expect("vendor-sim answers JSON")
+    }
+
+    pub async fn sim_post(&self, path: &str, body: Value) {
+        let resp = self.http.post(format!("{}{path}", self.sim)).json(&body).send().await.expect("vendor-sim answers");
+        assert!(resp.status().is_success(), "vendor-sim {path}: {}", resp.status());
+    }
+
+    /// FCM messages vendor-sim accepted for a device token.
+    pub async fn fcm_messages_to(&self, token: &str) -> Vec<Value> {
+        self.sim_messages("fcm")
+            .await
+            .into_iter()
+            .filter(|m| m["tokens"][0] == token)
+            .collect()
+    }
+
+    /// Takes everything in `pushmesh.rejected`: (reason header, body).
+    pub async fn take_rejected(&self) -> Vec<(String, String)> {
+        self.take_queue("pushmesh.rejected").await
+    }
+
+    /// Takes everything in a queue of this vhost: (x-pushmesh-error header, body).
+    pub async fn take_queue(&self, queue: &str) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        while let Some(msg) = self
+            .channel
+            .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+            .await
+            .expect("basic.get")
+        {
+            let reason = msg
+                .delivery
+                .properties
+                .headers()
+                .as_ref()
+                .and_then(|h| match h.inner().get("x-pushmesh-error") {
+                    Some(AMQPValue::LongString(s)) => Some(s.to_string()),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            out.push((reason, String::from_utf8_lossy(&msg.delivery.data).into_owned()));
+        }
+        out
+    }
+}
+
+async fn collect_outcomes(conn: &Connection, into: Arc<Mutex<Vec<Outcome>>>) {
+    let ch = conn.create_channel().await.expect("a channel");
+    let queue = ch
+        .queue_declare("".into(), QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() }, FieldTable::default())
+        .await
+        .expect("outcome queue");
+    ch.queue_bind(queue.name().clone(), "pushmesh.outcomes".into(), "#".into(), QueueBindOptions::default(), FieldTable::default())
+        .await
+        .expect("bind outcomes");
+    let mut consumer = ch
+        .basic_consume(queue.name().clone(), "".into(), BasicConsumeOptions { no_ack: true, ..Default::default() }, FieldTable::default())
+        .await
+        .expect("consume outcomes");
+    actix_rt::spawn(async move {
+        let _keep = ch;
+        while let Some(Ok(d)) = consumer.next().await {
+            if let Ok(o) = serde_json::from_slice::<Outcome>(&d.data) {
+                into.lock().unwrap().push(o);
+            }
+        }
+    });
+}
+
+impl Drop for Mesh {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+        self.kill_fcm_process();
+        // The vhost goes with `self.vhost`: its queues, and every connection into it.
+    }
+}
