@@ -8,17 +8,23 @@ use serde_json::json;
 async fn peer_message_to_an_offline_user_reaches_fcm_intact() {
     let mesh = Mesh::start().await;
     let push_id = mesh.fcm_device("tok-bob", "bob").await;
-    mesh.publish("im.message", json!({
-        "app_id": "demo", "message_id": "m-1", "conversation_type": "peer",
-        "conversation_id": "alice:bob", "sender_id": "alice", "recipients": ["bob"],
-        "push": {"title": "Alice", "content": "héllo 👋", "payload": "{\"conv\":\"alice:bob\"}"}
-    }))
+    mesh.publish(
+        "im.message",
+        json!({
+            "app_id": "demo", "message_id": "m-1", "conversation_type": "peer",
+            "conversation_id": "alice:bob", "sender_id": "alice", "recipients": ["bob"],
+            "push": {"title": "Alice", "content": "héllo 👋", "payload": "{\"conv\":\"alice:bob\"}"}
+        }),
+    )
     .await;
 
     let outcome = mesh.outcome("m-1", "bob", OutcomeStatus::Delivered).await;
     assert_eq!(outcome.push_id.as_deref(), Some(push_id.as_str()));
     assert_eq!(outcome.vendor, "fcm");
-    assert!(outcome.vendor_message_id.unwrap().starts_with("projects/pushmesh-demo/messages/"));
+    assert!(outcome
+        .vendor_message_id
+        .unwrap()
+        .starts_with("projects/pushmesh-demo/messages/"));
 
     let sent = mesh.fcm_messages_to("tok-bob").await;
     assert_eq!(sent.len(), 1);
@@ -28,8 +34,13 @@ async fn peer_message_to_an_offline_user_reaches_fcm_intact() {
     assert_eq!(m["data"]["payload"], "{\"conv\":\"alice:bob\"}");
     assert_eq!(m["android"]["priority"], "HIGH");
     // vendor-sim only accepts access tokens it issued through the JWT-bearer OAuth flow.
-    let issued = mesh.sim_get("/sim/fcm/messages").await["tokens_issued"].as_u64().unwrap();
-    assert!(issued >= 1, "the dispatcher obtained an access token through OAuth");
+    let issued = mesh.sim_get("/sim/fcm/messages").await["tokens_issued"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        issued >= 1,
+        "the dispatcher obtained an access token through OAuth"
+    );
 }
 
 #[actix_rt::test]
@@ -39,12 +50,15 @@ async fn group_message_reaches_every_offline_member_once_and_never_the_sender() 
         mesh.fcm_device(&format!("tok-{user}"), user).await;
     }
     mesh.fcm_device("tok-carol-tablet", "carol").await;
-    mesh.publish("im.message", json!({
-        "app_id": "demo", "message_id": "g-1", "conversation_type": "group",
-        "conversation_id": "team", "sender_id": "alice",
-        "recipients": ["alice", "bob", "carol", "dave", "bob"],
-        "push": {"title": "team", "content": "standup"}
-    }))
+    mesh.publish(
+        "im.message",
+        json!({
+            "app_id": "demo", "message_id": "g-1", "conversation_type": "group",
+            "conversation_id": "team", "sender_id": "alice",
+            "recipients": ["alice", "bob", "carol", "dave", "bob"],
+            "push": {"title": "team", "content": "standup"}
+        }),
+    )
     .await;
     for user in ["bob", "carol", "dave"] {
         mesh.outcome("g-1", user, OutcomeStatus::Delivered).await;
@@ -57,8 +71,14 @@ async fn group_message_reaches_every_offline_member_once_and_never_the_sender() 
         .map(|m| m["tokens"][0].as_str().unwrap().to_owned())
         .collect();
     tokens.sort();
-    assert_eq!(tokens, ["tok-bob", "tok-carol", "tok-carol-tablet", "tok-dave"]);
-    assert!(mesh.outcomes().iter().all(|o| o.user_id != "alice"), "no outcome for the sender");
+    assert_eq!(
+        tokens,
+        ["tok-bob", "tok-carol", "tok-carol-tablet", "tok-dave"]
+    );
+    assert!(
+        mesh.outcomes().iter().all(|o| o.user_id != "alice"),
+        "no outcome for the sender"
+    );
 }
 
 #[actix_rt::test]
@@ -71,10 +91,12 @@ async fn the_same_message_id_twice_gives_one_push() {
     // Published after the duplicate, so seen by every stage after it: once it is delivered, the
     // duplicate has been dealt with too.
     mesh.peer_message("after-dup", "alice", "bob").await;
-    mesh.outcome("after-dup", "bob", OutcomeStatus::Delivered).await;
+    mesh.outcome("after-dup", "bob", OutcomeStatus::Delivered)
+        .await;
     mesh.peer_message("dup-1", "alice", "bob").await; // again, in a later batch
     mesh.peer_message("after-dup-2", "alice", "bob").await;
-    mesh.outcome("after-dup-2", "bob", OutcomeStatus::Delivered).await;
+    mesh.outcome("after-dup-2", "bob", OutcomeStatus::Delivered)
+        .await;
 
     let pushes_of_dup = mesh
         .fcm_messages_to("tok-bob")
@@ -83,17 +105,26 @@ async fn the_same_message_id_twice_gives_one_push() {
         .filter(|m| m["body"]["message"]["notification"]["body"] == "message dup-1")
         .count();
     assert_eq!(pushes_of_dup, 1);
-    assert_eq!(mesh.outcomes().iter().filter(|o| o.message_id == "dup-1").count(), 1);
+    assert_eq!(
+        mesh.outcomes()
+            .iter()
+            .filter(|o| o.message_id == "dup-1")
+            .count(),
+        1
+    );
 }
 
 #[actix_rt::test]
 async fn a_message_without_push_config_pushes_nothing() {
     let mesh = Mesh::start().await;
     mesh.fcm_device("tok-bob", "bob").await;
-    mesh.publish("im.message", json!({
-        "app_id": "demo", "message_id": "silent", "conversation_type": "peer",
-        "conversation_id": "c", "sender_id": "alice", "recipients": ["bob"]
-    }))
+    mesh.publish(
+        "im.message",
+        json!({
+            "app_id": "demo", "message_id": "silent", "conversation_type": "peer",
+            "conversation_id": "c", "sender_id": "alice", "recipients": ["bob"]
+        }),
+    )
     .await;
     mesh.peer_message("loud", "alice", "bob").await;
     mesh.outcome("loud", "bob", OutcomeStatus::Delivered).await;

@@ -12,13 +12,20 @@ async fn online_user_gets_no_push_until_offline() {
     let session = json!({"app_id": "demo", "user_id": "bob", "session_id": "s1", "ttl_s": 300});
     mesh.publish("presence.online", session).await;
     mesh.peer_message("while-online", "alice", "bob").await;
-    let o = mesh.outcome("while-online", "bob", OutcomeStatus::Online).await;
+    let o = mesh
+        .outcome("while-online", "bob", OutcomeStatus::Online)
+        .await;
     assert_eq!(o.vendor, "none");
     assert!(mesh.fcm_messages_to("tok-bob").await.is_empty());
 
-    mesh.publish("presence.offline", json!({"app_id": "demo", "user_id": "bob", "session_id": "s1"})).await;
+    mesh.publish(
+        "presence.offline",
+        json!({"app_id": "demo", "user_id": "bob", "session_id": "s1"}),
+    )
+    .await;
     mesh.peer_message("after-offline", "alice", "bob").await;
-    mesh.outcome("after-offline", "bob", OutcomeStatus::Delivered).await;
+    mesh.outcome("after-offline", "bob", OutcomeStatus::Delivered)
+        .await;
     assert_eq!(mesh.fcm_messages_to("tok-bob").await.len(), 1);
 }
 
@@ -26,7 +33,11 @@ async fn online_user_gets_no_push_until_offline() {
 async fn a_lapsed_lease_counts_as_offline() {
     let mesh = Mesh::start().await;
     mesh.fcm_device("tok-bob", "bob").await;
-    mesh.publish("presence.online", json!({"app_id": "demo", "user_id": "bob", "session_id": "s1", "ttl_s": 1})).await;
+    mesh.publish(
+        "presence.online",
+        json!({"app_id": "demo", "user_id": "bob", "session_id": "s1", "ttl_s": 1}),
+    )
+    .await;
     mesh.peer_message("in-lease", "alice", "bob").await;
     let online = mesh.outcome("in-lease", "bob", OutcomeStatus::Online).await;
 
@@ -36,7 +47,8 @@ async fn a_lapsed_lease_counts_as_offline() {
     })
     .await;
     mesh.peer_message("after-lease", "alice", "bob").await;
-    mesh.outcome("after-lease", "bob", OutcomeStatus::Delivered).await;
+    mesh.outcome("after-lease", "bob", OutcomeStatus::Delivered)
+        .await;
 }
 
 #[actix_rt::test]
@@ -44,9 +56,17 @@ async fn one_session_ending_keeps_the_user_online_on_another() {
     let mesh = Mesh::start().await;
     mesh.fcm_device("tok-bob", "bob").await;
     for s in ["phone", "desktop"] {
-        mesh.publish("presence.online", json!({"app_id": "demo", "user_id": "bob", "session_id": s, "ttl_s": 300})).await;
+        mesh.publish(
+            "presence.online",
+            json!({"app_id": "demo", "user_id": "bob", "session_id": s, "ttl_s": 300}),
+        )
+        .await;
     }
-    mesh.publish("presence.offline", json!({"app_id": "demo", "user_id": "bob", "session_id": "phone"})).await;
+    mesh.publish(
+        "presence.offline",
+        json!({"app_id": "demo", "user_id": "bob", "session_id": "phone"}),
+    )
+    .await;
     mesh.peer_message("m", "alice", "bob").await;
     mesh.outcome("m", "bob", OutcomeStatus::Online).await;
 }

@@ -23,7 +23,16 @@ impl Vhost {
     pub fn create() -> Self {
         let name = format!("pushmesh-test-{}", uuid::Uuid::new_v4().simple());
         rabbitmqctl(&["-q", "add_vhost", &name]);
-        rabbitmqctl(&["-q", "set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
+        rabbitmqctl(&[
+            "-q",
+            "set_permissions",
+            "-p",
+            &name,
+            "guest",
+            ".*",
+            ".*",
+            ".*",
+        ]);
         Vhost { name }
     }
 

@@ -3,7 +3,8 @@
 use crate::{repo_root, wait_for, Vhost};
 use futures_util::StreamExt;
 use lapin::options::{
-    BasicConsumeOptions, BasicGetOptions, BasicPublishOptions, QueueBindOptions, QueueDeclareOptions,
+    BasicConsumeOptions, BasicGetOptions, BasicPublishOptions, QueueBindOptions,
+    QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
@@ -38,7 +39,13 @@ pub struct Mesh {
 
 const APP: &str = "demo";
 
-fn settings_toml(vhost: &Vhost, dir: &std::path::Path, sim_port: u16, fcm_port: u16, extra: &str) -> String {
+fn settings_toml(
+    vhost: &Vhost,
+    dir: &std::path::Path,
+    sim_port: u16,
+    fcm_port: u16,
+    extra: &str,
+) -> String {
     let fixtures = repo_root().join("fixtures");
     format!(
         r#"
@@ -90,10 +97,14 @@ fn free_port() -> u16 {
 
 async fn wait_ready(http: &reqwest::Client, port: u16, what: &str) {
     let url = format!("http://127.0.0.1:{port}/readyz");
-    wait_for(&format!("{what} to be ready"), Duration::from_secs(30), || async {
-        let ok = http.get(&url).send().await.is_ok_and(|r| r.status() == 200);
-        ok.then_some(())
-    })
+    wait_for(
+        &format!("{what} to be ready"),
+        Duration::from_secs(30),
+        || async {
+            let ok = http.get(&url).send().await.is_ok_and(|r| r.status() == 200);
+            ok.then_some(())
+        },
+    )
     .await;
 }
 
@@ -113,23 +124,32 @@ impl Mesh {
         let toml = settings_toml(&vhost, dir.path(), sim_port, fcm_port, &opts.extra_toml);
         let settings = Settings::from_toml(&toml).expect("test settings are valid");
 
-        let sim = vendor_sim::Application::build(&settings, shutdown.clone()).expect("vendor-sim starts");
+        let sim =
+            vendor_sim::Application::build(&settings, shutdown.clone()).expect("vendor-sim starts");
         actix_rt::spawn(sim.run_until_stopped());
-        let ingest = ingest::Application::build(settings.clone(), shutdown.clone()).expect("ingest starts");
+        let ingest =
+            ingest::Application::build(settings.clone(), shutdown.clone()).expect("ingest starts");
         let ingest_port = ingest.port();
         actix_rt::spawn(ingest.run_until_stopped());
-        let presence = presence::Application::build(settings.clone(), shutdown.clone()).expect("presence starts");
+        let presence = presence::Application::build(settings.clone(), shutdown.clone())
+            .expect("presence starts");
         let presence_port = presence.port();
         actix_rt::spawn(presence.run_until_stopped());
-        let registry = registry::Application::build(settings.clone(), shutdown.clone()).expect("registry starts");
+        let registry = registry::Application::build(settings.clone(), shutdown.clone())
+            .expect("registry starts");
         let registry_port = registry.port();
         actix_rt::spawn(registry.run_until_stopped());
         if !opts.fcm_as_process {
-            let fcm = dispatch_fcm::build(settings.clone(), dir.path(), shutdown.clone()).expect("dispatch-fcm starts");
+            let fcm = dispatch_fcm::build(settings.clone(), dir.path(), shutdown.clone())
+                .expect("dispatch-fcm starts");
             actix_rt::spawn(fcm.run_until_stopped());
             wait_ready(&http, fcm_port, "dispatch-fcm").await;
         }
-        for (port, what) in [(ingest_port, "ingest"), (presence_port, "presence"), (registry_port, "registry")] {
+        for (port, what) in [
+            (ingest_port, "ingest"),
+            (presence_port, "presence"),
+            (registry_port, "registry"),
+        ] {
             wait_ready(&http, port, what).await;
         }
 
@@ -167,8 +187,13 @@ impl Mesh {
             .and_then(|deps| deps.parent())
             .expect("target/<profile>/deps")
             .join("dispatch-fcm");
-        assert!(bin.exists(), "{} is missing: run `cargo build --workspace --bins` first", bin.display());
-        let log = std::fs::File::create(self.dir.path().join("dispatch-fcm.log")).expect("log file");
+        assert!(
+            bin.exists(),
+            "{} is missing: run `cargo build --workspace --bins` first",
+            bin.display()
+        );
+        let log =
+            std::fs::File::create(self.dir.path().join("dispatch-fcm.log")).expect("log file");
         let child = Command::new(bin)
             .env("PUSHMESH_CONFIG", &config)
             .stdout(Stdio::null())
@@ -177,7 +202,9 @@ impl Mesh {
             .expect("dispatch-fcm starts");
         self.fcm_process = Some(child);
         let settings = Settings::from_toml(&self.settings_toml).expect("valid settings");
-        let port = settings.dispatch_listen(pushmesh_contract::Vendor::Fcm).port();
+        let port = settings
+            .dispatch_listen(pushmesh_contract::Vendor::Fcm)
+            .port();
         wait_ready(&self.http, port, "the dispatch-fcm process").await;
     }
 
@@ -191,8 +218,15 @@ impl Mesh {
 
     // ---- devices (registry HTTP API) ----
 
-    pub async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.registry));
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.registry));
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -205,12 +239,23 @@ impl Mesh {
     /// Registers an FCM token for app `demo` and binds it to `user`; returns the push_id.
     pub async fn fcm_device(&self, token: &str, user: &str) -> String {
         let (status, body) = self
-            .api(reqwest::Method::POST, &format!("/v1/apps/{APP}/devices"), Some(json!({"vendor": "fcm", "token": token})))
+            .api(
+                reqwest::Method::POST,
+                &format!("/v1/apps/{APP}/devices"),
+                Some(json!({"vendor": "fcm", "token": token})),
+            )
             .await;
-        assert!(status == 201 || status == 200, "register answered {status}: {body}");
+        assert!(
+            status == 201 || status == 200,
+            "register answered {status}: {body}"
+        );
         let push_id = body["push_id"].as_str().expect("a push_id").to_owned();
         let (status, body) = self
-            .api(reqwest::Method::PUT, &format!("/v1/apps/{APP}/devices/{push_id}/user"), Some(json!({"user_id": user})))
+            .api(
+                reqwest::Method::PUT,
+                &format!("/v1/apps/{APP}/devices/{push_id}/user"),
+                Some(json!({"user_id": user})),
+            )
             .await;
         assert_eq!(status, 204, "bind answered {body}");
         push_id
@@ -236,7 +281,8 @@ impl Mesh {
     }
 
     pub async fn publish(&self, routing_key: &str, body: Value) {
-        self.publish_raw(routing_key, body.to_string().as_bytes()).await;
+        self.publish_raw(routing_key, body.to_string().as_bytes())
+            .await;
     }
 
     /// A one-to-one message from `from` to `to` with a push config.
@@ -257,13 +303,20 @@ impl Mesh {
 
     /// Waits for the outcome of `message_id` for `user` and checks its status.
     pub async fn outcome(&self, message_id: &str, user: &str, status: OutcomeStatus) -> Outcome {
-        let found = wait_for(&format!("an outcome for {message_id} to {user}"), Duration::from_secs(30), || async {
-            self.outcomes()
-                .into_iter()
-                .find(|o| o.message_id == message_id && o.user_id == user)
-        })
+        let found = wait_for(
+            &format!("an outcome for {message_id} to {user}"),
+            Duration::from_secs(30),
+            || async {
+                self.outcomes()
+                    .into_iter()
+                    .find(|o| o.message_id == message_id && o.user_id == user)
+            },
+        )
         .await;
-        assert_eq!(found.status, status, "outcome of {message_id} for {user}: {found:?}");
+        assert_eq!(
+            found.status, status,
+            "outcome of {message_id} for {user}: {found:?}"
+        );
         found
     }
 
@@ -287,8 +340,18 @@ impl Mesh {
     }
 
     pub async fn sim_post(&self, path: &str, body: Value) {
-        let resp = self.http.post(format!("{}{path}", self.sim)).json(&body).send().await.expect("vendor-sim answers");
-        assert!(resp.status().is_success(), "vendor-sim {path}: {}", resp.status());
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.sim))
+            .json(&body)
+            .send()
+            .await
+            .expect("vendor-sim answers");
+        assert!(
+            resp.status().is_success(),
+            "vendor-sim {path}: {}",
+            resp.status()
+        );
     }
 
     /// FCM messages vendor-sim accepted for a device token.
@@ -324,7 +387,10 @@ impl Mesh {
                     _ => None,
                 })
                 .unwrap_or_default();
-            out.push((reason, String::from_utf8_lossy(&msg.delivery.data).into_owned()));
+            out.push((
+                reason,
+                String::from_utf8_lossy(&msg.delivery.data).into_owned(),
+            ));
         }
         out
     }
@@ -333,14 +399,36 @@ impl Mesh {
 async fn collect_outcomes(conn: &Connection, into: Arc<Mutex<Vec<Outcome>>>) {
     let ch = conn.create_channel().await.expect("a channel");
     let queue = ch
-        .queue_declare("".into(), QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() }, FieldTable::default())
+        .queue_declare(
+            "".into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
         .await
         .expect("outcome queue");
-    ch.queue_bind(queue.name().clone(), "pushmesh.outcomes".into(), "#".into(), QueueBindOptions::default(), FieldTable::default())
-        .await
-        .expect("bind outcomes");
+    ch.queue_bind(
+        queue.name().clone(),
+        "pushmesh.outcomes".into(),
+        "#".into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .expect("bind outcomes");
     let mut consumer = ch
-        .basic_consume(queue.name().clone(), "".into(), BasicConsumeOptions { no_ack: true, ..Default::default() }, FieldTable::default())
+        .basic_consume(
+            queue.name().clone(),
+            "".into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
         .await
         .expect("consume outcomes");
     actix_rt::spawn(async move {

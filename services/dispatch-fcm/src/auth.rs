@@ -54,7 +54,11 @@ pub struct Auth {
 }
 
 impl Auth {
-    pub fn new(account: ServiceAccount, token_url: Option<String>, http: reqwest::Client) -> Result<Self, AuthError> {
+    pub fn new(
+        account: ServiceAccount,
+        token_url: Option<String>,
+        http: reqwest::Client,
+    ) -> Result<Self, AuthError> {
         let key = jsonwebtoken::EncodingKey::from_rsa_pem(account.private_key.as_bytes())
             .map_err(|e| AuthError::Sign(e.to_string()))?;
         let token_url = token_url.unwrap_or_else(|| account.token_uri.clone());
@@ -87,7 +91,8 @@ impl Auth {
         };
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
         header.kid = self.account.private_key_id.clone();
-        jsonwebtoken::encode(&header, &claims, &self.key).map_err(|e| AuthError::Sign(e.to_string()))
+        jsonwebtoken::encode(&header, &claims, &self.key)
+            .map_err(|e| AuthError::Sign(e.to_string()))
     }
 
     async fn fetch(&self) -> Result<(String, Duration), AuthError> {
@@ -108,7 +113,10 @@ impl Auth {
             let body = resp.text().await.unwrap_or_default();
             return Err(AuthError::Refused { status, body });
         }
-        let token: TokenResponse = resp.json().await.map_err(|e| AuthError::Http(e.to_string()))?;
+        let token: TokenResponse = resp
+            .json()
+            .await
+            .map_err(|e| AuthError::Http(e.to_string()))?;
         tracing::info!(expires_in = token.expires_in, "FCM access token obtained");
         Ok((token.access_token, Duration::from_secs(token.expires_in)))
     }

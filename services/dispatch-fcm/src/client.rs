@@ -37,16 +37,29 @@ impl FcmClient {
         for _ in 0..2 {
             let token = match self.auth.access_token().await {
                 Ok(t) => t,
-                Err(e) if e.is_permanent() => return Attempt::Rejected { detail: format!("FCM auth: {e}") },
+                Err(e) if e.is_permanent() => {
+                    return Attempt::Rejected {
+                        detail: format!("FCM auth: {e}"),
+                    }
+                }
                 Err(e) => return Attempt::retry(format!("FCM auth: {e}")),
             };
-            let resp = match self.http.post(&self.send_url).bearer_auth(&token).json(&body).send().await {
+            let resp = match self
+                .http
+                .post(&self.send_url)
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+            {
                 Ok(r) => r,
                 Err(e) => return Attempt::retry(format!("FCM unreachable: {e}")),
             };
             let status = resp.status().as_u16();
             let retry_after = parse_retry_after(
-                resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()),
+                resp.headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok()),
             );
             let bytes = resp.bytes().await.unwrap_or_default();
             let quota_wait = std::time::Duration::from_secs(self.settings.quota_min_wait_s);

@@ -33,7 +33,11 @@ pub enum StartError {
 
 /// Builds the dispatcher with one FCM client per app that has `[apps.<app>.fcm]`.
 /// Relative `service_account_file` paths are resolved against `config_dir`.
-pub fn build(settings: Settings, config_dir: &std::path::Path, shutdown: Shutdown) -> Result<Application, StartError> {
+pub fn build(
+    settings: Settings,
+    config_dir: &std::path::Path,
+    shutdown: Shutdown,
+) -> Result<Application, StartError> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_millis(settings.dispatch.request_timeout_ms))
         .pool_idle_timeout(Duration::from_secs(90))
@@ -56,5 +60,11 @@ pub fn build(settings: Settings, config_dir: &std::path::Path, shutdown: Shutdow
     if clients.is_empty() {
         tracing::warn!("no app has [apps.<app_id>.fcm] settings: every FCM push will be rejected");
     }
-    Ok(Application::build("dispatch-fcm", Vendor::Fcm, settings, clients, shutdown)?)
+    Ok(Application::build(
+        "dispatch-fcm",
+        Vendor::Fcm,
+        settings,
+        clients,
+        shutdown,
+    )?)
 }

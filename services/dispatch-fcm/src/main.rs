@@ -7,6 +7,8 @@ async fn main() -> anyhow::Result<()> {
     let config_dir = settings::config_dir();
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
-    dispatch_fcm::build(settings, &config_dir, shutdown)?.run_until_stopped().await?;
+    dispatch_fcm::build(settings, &config_dir, shutdown)?
+        .run_until_stopped()
+        .await?;
     Ok(())
 }

@@ -14,7 +14,11 @@ pub fn body(push: &DevicePush, settings: &FcmSettings, now_ms: u64) -> Value {
         .cloned()
         .unwrap_or_default();
     // TTL: what is left of the push's life, so a late retry does not outlive its message.
-    let ttl_s = push.expires_at_ms.saturating_sub(now_ms).div_ceil(1000).min(2_419_200);
+    let ttl_s = push
+        .expires_at_ms
+        .saturating_sub(now_ms)
+        .div_ceil(1000)
+        .min(2_419_200);
 
     let mut android = Map::new();
     android.insert(
@@ -34,7 +38,10 @@ pub fn body(push: &DevicePush, settings: &FcmSettings, now_ms: u64) -> Value {
 
     let mut message = Map::new();
     message.insert("token".into(), json!(push.token));
-    message.insert("notification".into(), json!({"title": n.title, "body": n.content}));
+    message.insert(
+        "notification".into(),
+        json!({"title": n.title, "body": n.content}),
+    );
     if let Some(payload) = &n.payload {
         // data values must be strings; the app reads getData().get("payload").
         message.insert("data".into(), json!({ "payload": payload }));
@@ -101,7 +108,10 @@ mod tests {
         assert_eq!(m["android"]["ttl"], "10s");
         assert_eq!(m["android"]["collapse_key"], "chat");
         assert_eq!(m["android"]["restricted_package_name"], "com.example.im");
-        assert_eq!(m["android"]["notification"], json!({"channel_id": "im", "sound": "ding"}));
+        assert_eq!(
+            m["android"]["notification"],
+            json!({"channel_id": "im", "sound": "ding"})
+        );
     }
 
     #[test]

@@ -42,13 +42,24 @@ struct Success {
 }
 
 /// `quota_wait`: the least wait after QUOTA_EXCEEDED (FCM asks for a minute).
-pub fn classify(status: u16, retry_after: Option<Duration>, body: &[u8], quota_wait: Duration) -> Classified {
+pub fn classify(
+    status: u16,
+    retry_after: Option<Duration>,
+    body: &[u8],
+    quota_wait: Duration,
+) -> Classified {
     use Attempt::*;
     if status == 200 {
-        let name = serde_json::from_slice::<Success>(body).ok().and_then(|s| s.name);
-        return Classified::Done(Delivered { vendor_message_id: name });
+        let name = serde_json::from_slice::<Success>(body)
+            .ok()
+            .and_then(|s| s.name);
+        return Classified::Done(Delivered {
+            vendor_message_id: name,
+        });
     }
-    let err = serde_json::from_slice::<ErrorBody>(body).unwrap_or_default().error;
+    let err = serde_json::from_slice::<ErrorBody>(body)
+        .unwrap_or_default()
+        .error;
     let code = err.details.iter().find_map(|d| d.error_code.clone());
     let has_field_violations = err.details.iter().any(|d| d.field_violations.is_some());
     let detail = format!(
@@ -97,7 +108,12 @@ mod tests {
     }
 
     fn done(status: u16, retry_after: Option<u64>, body: &[u8]) -> Attempt {
-        match classify(status, retry_after.map(Duration::from_secs), body, Duration::from_secs(60)) {
+        match classify(
+            status,
+            retry_after.map(Duration::from_secs),
+            body,
+            Duration::from_secs(60),
+        ) {
             Classified::Done(a) => a,
             other => panic!("expected a final answer, got {other:?}"),
         }
@@ -106,38 +122,78 @@ mod tests {
     #[test]
     fn success_carries_the_message_name() {
         let a = done(200, None, br#"{"name":"projects/p/messages/123"}"#);
-        assert_eq!(a, Attempt::Delivered { vendor_message_id: Some("projects/p/messages/123".into()) });
+        assert_eq!(
+            a,
+            Attempt::Delivered {
+                vendor_message_id: Some("projects/p/messages/123".into())
+            }
+        );
     }
 
     #[test]
     fn dead_tokens() {
-        assert_eq!(done(404, None, &err(404, Some("UNREGISTERED"), "gone")).label(), "invalid_token");
-        assert_eq!(done(403, None, &err(403, Some("SENDER_ID_MISMATCH"), "x")).label(), "invalid_token");
-        let bad_token = err(400, Some("INVALID_ARGUMENT"), "The registration token is not a valid FCM registration token");
+        assert_eq!(
+            done(404, None, &err(404, Some("UNREGISTERED"), "gone")).label(),
+            "invalid_token"
+        );
+        assert_eq!(
+            done(403, None, &err(403, Some("SENDER_ID_MISMATCH"), "x")).label(),
+            "invalid_token"
+        );
+        let bad_token = err(
+            400,
+            Some("INVALID_ARGUMENT"),
+            "The registration token is not a valid FCM registration token",
+        );
         assert_eq!(done(400, None, &bad_token).label(), "invalid_token");
-        let bad_field = err(400, Some("INVALID_ARGUMENT"), "Invalid value at 'message.data[0].value'");
+        let bad_field = err(
+            400,
+            Some("INVALID_ARGUMENT"),
+            "Invalid value at 'message.data[0].value'",
+        );
         assert_eq!(done(400, None, &bad_field).label(), "rejected");
     }
 
     #[test]
     fn retries_honour_retry_after_and_the_quota_minute() {
         let quota = done(429, Some(5), &err(429, Some("QUOTA_EXCEEDED"), "slow down"));
-        assert!(matches!(quota, Attempt::Retry { not_before: Some(d), .. } if d == Duration::from_secs(60)));
-        let quota_long = done(429, Some(90), &err(429, Some("QUOTA_EXCEEDED"), "slow down"));
-        assert!(matches!(quota_long, Attempt::Retry { not_before: Some(d), .. } if d == Duration::from_secs(90)));
+        assert!(
+            matches!(quota, Attempt::Retry { not_before: Some(d), .. } if d == Duration::from_secs(60))
+        );
+        let quota_long = done(
+            429,
+            Some(90),
+            &err(429, Some("QUOTA_EXCEEDED"), "slow down"),
+        );
+        assert!(
+            matches!(quota_long, Attempt::Retry { not_before: Some(d), .. } if d == Duration::from_secs(90))
+        );
         let unavailable = done(503, Some(3), &err(503, Some("UNAVAILABLE"), "busy"));
-        assert!(matches!(unavailable, Attempt::Retry { not_before: Some(d), .. } if d == Duration::from_secs(3)));
-        assert_eq!(done(502, None, b"<html>bad gateway</html>").label(), "retry");
+        assert!(
+            matches!(unavailable, Attempt::Retry { not_before: Some(d), .. } if d == Duration::from_secs(3))
+        );
+        assert_eq!(
+            done(502, None, b"<html>bad gateway</html>").label(),
+            "retry"
+        );
     }
 
     #[test]
     fn stale_oauth_token_and_configuration_errors() {
         let unauth = json!({"error": {"code": 401, "message": "Request had invalid authentication credentials.", "status": "UNAUTHENTICATED"}});
         assert_eq!(
-            classify(401, None, unauth.to_string().as_bytes(), Duration::from_secs(60)),
+            classify(
+                401,
+                None,
+                unauth.to_string().as_bytes(),
+                Duration::from_secs(60)
+            ),
             Classified::AuthExpired
         );
-        assert_eq!(done(401, None, &err(401, Some("THIRD_PARTY_AUTH_ERROR"), "apns")).label(), "rejected");
+        assert_eq!(
+            done(401, None, &err(401, Some("THIRD_PARTY_AUTH_ERROR"), "apns")).label(),
+            "rejected"
+        );
         assert_eq!(done(400, None, &err(400, None, "bad")).label(), "rejected");
     }
 }

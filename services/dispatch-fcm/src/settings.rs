@@ -71,9 +71,17 @@ fn default_token_uri() -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum FcmSettingsError {
     #[error("setting `apps.{app}.fcm.service_account_file` ({path}): {reason}")]
-    ServiceAccount { app: String, path: String, reason: String },
+    ServiceAccount {
+        app: String,
+        path: String,
+        reason: String,
+    },
     #[error("setting `apps.{app}.fcm.{key}`: {reason}")]
-    Invalid { app: String, key: &'static str, reason: String },
+    Invalid {
+        app: String,
+        key: &'static str,
+        reason: String,
+    },
 }
 
 impl FcmSettings {
@@ -94,14 +102,21 @@ impl FcmSettings {
             return Err(invalid("priority", "must be HIGH or NORMAL"));
         }
         for r in self.resources.values() {
-            if r.priority.as_deref().is_some_and(|p| !priorities.contains(&p)) {
+            if r.priority
+                .as_deref()
+                .is_some_and(|p| !priorities.contains(&p))
+            {
                 return Err(invalid("resources.*.priority", "must be HIGH or NORMAL"));
             }
         }
         Ok(())
     }
 
-    pub fn load_service_account(&self, app: &str, base: &Path) -> Result<ServiceAccount, FcmSettingsError> {
+    pub fn load_service_account(
+        &self,
+        app: &str,
+        base: &Path,
+    ) -> Result<ServiceAccount, FcmSettingsError> {
         let path = base.join(&self.service_account_file);
         let err = |reason: String| FcmSettingsError::ServiceAccount {
             app: app.to_owned(),
@@ -109,7 +124,8 @@ impl FcmSettings {
             reason,
         };
         let text = std::fs::read_to_string(&path).map_err(|e| err(e.to_string()))?;
-        let account: ServiceAccount = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
+        let account: ServiceAccount =
+            serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
         jsonwebtoken::EncodingKey::from_rsa_pem(account.private_key.as_bytes())
             .map_err(|e| err(format!("private_key is not an RSA PEM key: {e}")))?;
         Ok(account)

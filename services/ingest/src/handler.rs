@@ -4,8 +4,8 @@ use crate::dedup::DedupStore;
 use crate::validate::{Accepted, Validator};
 use prometheus::IntCounterVec;
 use pushmesh_contract::codec;
-use pushmesh_contract::stage::{Batch, PresenceItem, PushJob, RegistryItem};
 use pushmesh_contract::now_ms;
+use pushmesh_contract::stage::{Batch, PresenceItem, PushJob, RegistryItem};
 use pushmesh_runtime::amqp::topology::{self, ERROR_HEADER};
 use pushmesh_runtime::amqp::{AmqpError, Delivery, Outgoing, StageHandler};
 use pushmesh_runtime::Settings;
@@ -110,36 +110,48 @@ impl<S: DedupStore> StageHandler for IngestHandler<S> {
                     self.count(kind, "accepted");
                     let mut by_shard: BTreeMap<u32, Vec<String>> = BTreeMap::new();
                     for r in recipients {
-                        by_shard.entry(topology::shard_of(&app_id, &r, shards)).or_default().push(r);
+                        by_shard
+                            .entry(topology::shard_of(&app_id, &r, shards))
+                            .or_default()
+                            .push(r);
                     }
                     for (shard, recipients) in by_shard {
-                        presence.entry(shard).or_default().push(PresenceItem::Job(PushJob {
-                            app_id: app_id.clone(),
-                            message_id: message_id.clone(),
-                            recipients,
-                            notification: notification.clone(),
-                            expires_at_ms: now + ttl_s * 1000,
-                        }));
+                        presence
+                            .entry(shard)
+                            .or_default()
+                            .push(PresenceItem::Job(PushJob {
+                                app_id: app_id.clone(),
+                                message_id: message_id.clone(),
+                                recipients,
+                                notification: notification.clone(),
+                                expires_at_ms: now + ttl_s * 1000,
+                            }));
                     }
                 }
                 Accepted::Online(e) => {
                     self.count(kind, "accepted");
                     let shard = topology::shard_of(&e.app_id, &e.user_id, shards);
-                    presence.entry(shard).or_default().push(PresenceItem::Online {
-                        app_id: e.app_id,
-                        user_id: e.user_id,
-                        session_id: e.session_id,
-                        ttl_s: e.ttl_s,
-                    });
+                    presence
+                        .entry(shard)
+                        .or_default()
+                        .push(PresenceItem::Online {
+                            app_id: e.app_id,
+                            user_id: e.user_id,
+                            session_id: e.session_id,
+                            ttl_s: e.ttl_s,
+                        });
                 }
                 Accepted::Offline(e) => {
                     self.count(kind, "accepted");
                     let shard = topology::shard_of(&e.app_id, &e.user_id, shards);
-                    presence.entry(shard).or_default().push(PresenceItem::Offline {
-                        app_id: e.app_id,
-                        user_id: e.user_id,
-                        session_id: e.session_id,
-                    });
+                    presence
+                        .entry(shard)
+                        .or_default()
+                        .push(PresenceItem::Offline {
+                            app_id: e.app_id,
+                            user_id: e.user_id,
+                            session_id: e.session_id,
+                        });
                 }
                 Accepted::Bind(e) => {
                     self.count(kind, "accepted");
@@ -153,28 +165,39 @@ impl<S: DedupStore> StageHandler for IngestHandler<S> {
                 Accepted::Unbind(e) => {
                     self.count(kind, "accepted");
                     let shard = topology::shard_of(&e.app_id, &e.user_id, shards);
-                    registry.entry(shard).or_default().push(RegistryItem::Unbind {
-                        app_id: e.app_id,
-                        user_id: e.user_id,
-                        push_id: e.push_id,
-                    });
+                    registry
+                        .entry(shard)
+                        .or_default()
+                        .push(RegistryItem::Unbind {
+                            app_id: e.app_id,
+                            user_id: e.user_id,
+                            push_id: e.push_id,
+                        });
                 }
             }
         }
 
         let mut out = rejected;
         for (shard, items) in registry {
-            out.push(Outgoing::to_queue(topology::registry_queue(shard), codec::encode(&Batch { items })));
+            out.push(Outgoing::to_queue(
+                topology::registry_queue(shard),
+                codec::encode(&Batch { items }),
+            ));
         }
         for (shard, items) in presence {
-            out.push(Outgoing::to_queue(topology::presence_queue(shard), codec::encode(&Batch { items })));
+            out.push(Outgoing::to_queue(
+                topology::presence_queue(shard),
+                codec::encode(&Batch { items }),
+            ));
         }
         Ok(out)
     }
 
     async fn committed(&mut self) -> Result<(), AmqpError> {
         let now = now_ms();
-        self.store.record(&self.pending, now).map_err(AmqpError::stage)?;
+        self.store
+            .record(&self.pending, now)
+            .map_err(AmqpError::stage)?;
         self.pending.clear();
         if now.saturating_sub(self.last_purge_ms) > 60_000 {
             self.last_purge_ms = now;

@@ -6,6 +6,8 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init("ingest", &settings.log);
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
-    ingest::Application::build(settings, shutdown)?.run_until_stopped().await?;
+    ingest::Application::build(settings, shutdown)?
+        .run_until_stopped()
+        .await?;
     Ok(())
 }

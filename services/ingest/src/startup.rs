@@ -66,7 +66,16 @@ impl Application {
         let work = supervise("ingest", &settings, &ops.health, &shutdown, |conn| {
             let mut handler = IngestHandler::new(settings.clone(), store.clone(), messages.clone());
             let (settings, shutdown) = (&settings, &shutdown);
-            async move { run_stage(&conn, topology::INGEST_QUEUE, settings, shutdown, &mut handler).await }
+            async move {
+                run_stage(
+                    &conn,
+                    topology::INGEST_QUEUE,
+                    settings,
+                    shutdown,
+                    &mut handler,
+                )
+                .await
+            }
         });
         service::run(server, work, &shutdown).await
     }

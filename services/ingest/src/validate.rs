@@ -103,7 +103,10 @@ impl Validator<'_> {
             None => self.limits.default_ttl_s,
             Some(0) => return reject("ttl_s: must be at least 1 second"),
             Some(t) if t > self.limits.max_ttl_s => {
-                return reject(format!("ttl_s: {t} is above the maximum {}", self.limits.max_ttl_s))
+                return reject(format!(
+                    "ttl_s: {t} is above the maximum {}",
+                    self.limits.max_ttl_s
+                ))
             }
             Some(t) => t,
         };
@@ -113,7 +116,8 @@ impl Validator<'_> {
         if push.title.is_empty() && push.content.is_empty() {
             return reject("push: title and content are both empty");
         }
-        let size = push.title.len() + push.content.len() + push.payload.as_ref().map_or(0, String::len);
+        let size =
+            push.title.len() + push.content.len() + push.payload.as_ref().map_or(0, String::len);
         if size > self.limits.max_push_bytes {
             return reject(format!(
                 "push: title, content and payload are {size} bytes together, at most {} fit a \
@@ -191,13 +195,18 @@ mod tests {
             "conversation_id": "g1", "sender_id": "alice", "recipients": ["alice", "bob", "bob", "carol"],
             "push": {"title": "T", "content": "C", "payload": "{\"x\":1}"}
         });
-        m.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        m.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         m
     }
 
     #[test]
     fn group_drops_sender_and_repeats() {
-        let Accepted::Push { recipients, ttl_s, .. } = check("im.message", message(json!({}))).unwrap() else {
+        let Accepted::Push {
+            recipients, ttl_s, ..
+        } = check("im.message", message(json!({}))).unwrap()
+        else {
             panic!("expected a push");
         };
         assert_eq!(recipients, ["bob", "carol"]);
@@ -216,9 +225,15 @@ mod tests {
         let cases = [
             (message(json!({"app_id": "nope"})), "app_id"),
             (message(json!({"recipients": []})), "recipients"),
-            (message(json!({"recipients": ["ok", "has space"]})), "recipients[1]"),
+            (
+                message(json!({"recipients": ["ok", "has space"]})),
+                "recipients[1]",
+            ),
             (message(json!({"ttl_s": 0})), "ttl_s"),
-            (message(json!({"push": {"title": "T", "content": "x".repeat(5000)}})), "push"),
+            (
+                message(json!({"push": {"title": "T", "content": "x".repeat(5000)}})),
+                "push",
+            ),
             (json!({"app_id": "demo"}), "message_id"),
         ];
         for (body, needle) in cases {
@@ -228,17 +243,33 @@ mod tests {
         let err = check("im.unknown", json!({})).unwrap_err().0;
         assert!(err.contains("im.unknown"), "{err}");
         let limits = limits();
-        let v = Validator { limits: &limits, is_known_app: &|_| true };
-        assert!(v.validate("im.message", b"{not json").unwrap_err().0.contains("invalid JSON"));
+        let v = Validator {
+            limits: &limits,
+            is_known_app: &|_| true,
+        };
+        assert!(v
+            .validate("im.message", b"{not json")
+            .unwrap_err()
+            .0
+            .contains("invalid JSON"));
     }
 
     #[test]
     fn presence_and_binding_events() {
         let on = json!({"app_id": "demo", "user_id": "u", "session_id": "s", "ttl_s": 30});
-        assert!(matches!(check("presence.online", on).unwrap(), Accepted::Online(_)));
+        assert!(matches!(
+            check("presence.online", on).unwrap(),
+            Accepted::Online(_)
+        ));
         let zero = json!({"app_id": "demo", "user_id": "u", "session_id": "s", "ttl_s": 0});
-        assert!(check("presence.online", zero).unwrap_err().0.contains("ttl_s"));
+        assert!(check("presence.online", zero)
+            .unwrap_err()
+            .0
+            .contains("ttl_s"));
         let bind = json!({"app_id": "demo", "user_id": "u", "push_id": "p"});
-        assert!(matches!(check("binding.unbind", bind).unwrap(), Accepted::Unbind(_)));
+        assert!(matches!(
+            check("binding.unbind", bind).unwrap(),
+            Accepted::Unbind(_)
+        ));
     }
 }

@@ -47,7 +47,12 @@ impl PresenceHandler {
         let (mut online_users, mut offline_users) = (Vec::new(), Vec::new());
         for user in job.recipients {
             if expired {
-                out.push(outcome(&job.app_id, &job.message_id, &user, OutcomeStatus::Expired));
+                out.push(outcome(
+                    &job.app_id,
+                    &job.message_id,
+                    &user,
+                    OutcomeStatus::Expired,
+                ));
                 self.recipients.with_label_values(&["expired"]).inc();
             } else if sessions.is_online(&job.app_id, &user, now) {
                 online_users.push(user);
@@ -57,7 +62,12 @@ impl PresenceHandler {
         }
         for user in online_users {
             self.recipients.with_label_values(&["online"]).inc();
-            out.push(outcome(&job.app_id, &job.message_id, &user, OutcomeStatus::Online));
+            out.push(outcome(
+                &job.app_id,
+                &job.message_id,
+                &user,
+                OutcomeStatus::Online,
+            ));
         }
         if !offline_users.is_empty() {
             self.recipients
@@ -85,7 +95,9 @@ impl StageHandler for PresenceHandler {
         let mut out = Vec::new();
         let mut offline = Vec::new();
         let sessions = self.sessions.clone();
-        let mut sessions = sessions.lock().expect("presence state lock is never poisoned");
+        let mut sessions = sessions
+            .lock()
+            .expect("presence state lock is never poisoned");
         for d in batch {
             let items: Batch<PresenceItem> = match codec::decode(&d.data) {
                 Ok(b) => b,
@@ -100,11 +112,20 @@ impl StageHandler for PresenceHandler {
             };
             for item in items.items {
                 match item {
-                    PresenceItem::Online { app_id, user_id, session_id, ttl_s } => {
+                    PresenceItem::Online {
+                        app_id,
+                        user_id,
+                        session_id,
+                        ttl_s,
+                    } => {
                         let until = now + (ttl_s * 1000).min(max_ttl_ms);
                         sessions.online(&app_id, &user_id, &session_id, until);
                     }
-                    PresenceItem::Offline { app_id, user_id, session_id } => {
+                    PresenceItem::Offline {
+                        app_id,
+                        user_id,
+                        session_id,
+                    } => {
                         sessions.offline(&app_id, &user_id, &session_id);
                     }
                     PresenceItem::Job(job) => self.job(&sessions, job, now, &mut offline, &mut out),
@@ -115,7 +136,10 @@ impl StageHandler for PresenceHandler {
             // Presence and registry share the sharding, so our shard's users live in the
             // registry shard with the same number.
             let queue = topology::registry_queue(self.settings.presence.shard);
-            out.push(Outgoing::to_queue(queue, codec::encode(&Batch { items: offline })));
+            out.push(Outgoing::to_queue(
+                queue,
+                codec::encode(&Batch { items: offline }),
+            ));
         }
         if now.saturating_sub(self.last_sweep_ms) > 10_000 {
             self.last_sweep_ms = now;

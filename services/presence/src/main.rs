@@ -6,6 +6,8 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init("presence", &settings.log);
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
-    presence::Application::build(settings, shutdown)?.run_until_stopped().await?;
+    presence::Application::build(settings, shutdown)?
+        .run_until_stopped()
+        .await?;
     Ok(())
 }

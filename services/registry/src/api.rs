@@ -41,7 +41,9 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
-            ApiError::UnknownApp(_) | ApiError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
+            ApiError::UnknownApp(_) | ApiError::Store(StoreError::NotFound(_)) => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::Store(StoreError::TokenTaken(_)) => StatusCode::CONFLICT,
             ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -125,7 +127,10 @@ fn id(name: &str, value: &str) -> Result<(), ApiError> {
 
 /// Vendor tokens are opaque and long (APNs 64 hex, FCM ~160 chars); bound them, forbid blanks.
 fn token(value: &str) -> Result<(), ApiError> {
-    if value.is_empty() || value.len() > 4096 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if value.is_empty()
+        || value.len() > 4096
+        || value.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err(ApiError::Invalid(
             "token: must be 1 to 4096 characters without spaces".into(),
         ));
@@ -146,11 +151,16 @@ async fn register(
         .parse()
         .map_err(|e| ApiError::Invalid(format!("vendor: {e}")))?;
     token(&body.token)?;
-    let (push_id, created) = state
-        .store
-        .register(&app_id, vendor, &body.token, body.package, body.platform)?;
+    let (push_id, created) =
+        state
+            .store
+            .register(&app_id, vendor, &body.token, body.package, body.platform)?;
     state.store.flush()?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok(HttpResponse::build(status).json(serde_json::json!({ "push_id": push_id })))
 }
 

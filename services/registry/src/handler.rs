@@ -37,39 +37,71 @@ fn dead_letter(d: &Delivery, stage: &str, reason: impl std::fmt::Display) -> Out
 }
 
 impl ResolveHandler {
-    fn apply(&self, item: RegistryItem, pushes: &mut BTreeMap<Vendor, Vec<DevicePush>>, out: &mut Vec<Outgoing>) -> Result<(), StoreError> {
+    fn apply(
+        &self,
+        item: RegistryItem,
+        pushes: &mut BTreeMap<Vendor, Vec<DevicePush>>,
+        out: &mut Vec<Outgoing>,
+    ) -> Result<(), StoreError> {
         match item {
-            RegistryItem::Bind { app_id, user_id, push_id } => {
+            RegistryItem::Bind {
+                app_id,
+                user_id,
+                push_id,
+            } => {
                 let result = match self.store.bind(&app_id, &push_id, &user_id) {
                     Ok(()) => "applied",
                     Err(StoreError::NotFound(_)) => "unknown_device",
                     Err(e) => return Err(e),
                 };
-                self.metrics.bindings.with_label_values(&["bind", result]).inc();
+                self.metrics
+                    .bindings
+                    .with_label_values(&["bind", result])
+                    .inc();
             }
-            RegistryItem::Unbind { app_id, user_id, push_id } => {
+            RegistryItem::Unbind {
+                app_id,
+                user_id,
+                push_id,
+            } => {
                 let result = match self.store.unbind(&app_id, &push_id, Some(&user_id)) {
                     Ok(true) => "applied",
                     Ok(false) => "not_bound",
                     Err(StoreError::NotFound(_)) => "unknown_device",
                     Err(e) => return Err(e),
                 };
-                self.metrics.bindings.with_label_values(&["unbind", result]).inc();
+                self.metrics
+                    .bindings
+                    .with_label_values(&["unbind", result])
+                    .inc();
             }
             RegistryItem::Job(job) => self.resolve(job, pushes, out)?,
         }
         Ok(())
     }
 
-    fn resolve(&self, job: PushJob, pushes: &mut BTreeMap<Vendor, Vec<DevicePush>>, out: &mut Vec<Outgoing>) -> Result<(), StoreError> {
+    fn resolve(
+        &self,
+        job: PushJob,
+        pushes: &mut BTreeMap<Vendor, Vec<DevicePush>>,
+        out: &mut Vec<Outgoing>,
+    ) -> Result<(), StoreError> {
         for user in &job.recipients {
             let devices = self.store.devices_of(&job.app_id, user)?;
             if devices.is_empty() {
-                self.metrics.recipients.with_label_values(&["no_device"]).inc();
-                let o = Outcome::recipient(&job.app_id, &job.message_id, user, OutcomeStatus::NoDevice);
+                self.metrics
+                    .recipients
+                    .with_label_values(&["no_device"])
+                    .inc();
+                let o =
+                    Outcome::recipient(&job.app_id, &job.message_id, user, OutcomeStatus::NoDevice);
                 out.push(
-                    Outgoing::json(topology::OUTCOMES_EXCHANGE, o.routing_key(), serde_json::to_vec(&o).expect("outcomes serialize"))
-                        .with_header(MESSAGE_ID_HEADER, job.message_id.as_str()),
+                    Outgoing::json(
+                        topology::OUTCOMES_EXCHANGE,
+                        o.routing_key(),
+                        serde_json::to_vec(&o).expect("outcomes serialize"),
+                    )
+                    .with_header(MESSAGE_ID_HEADER, job.message_id.as_str()),
                 );
                 continue;
             }
@@ -103,7 +135,8 @@ impl StageHandler for ResolveHandler {
             match codec::decode::<Batch<RegistryItem>>(&d.data) {
                 Ok(b) => {
                     for item in b.items {
-                        self.apply(item, &mut pushes, &mut out).map_err(AmqpError::stage)?;
+                        self.apply(item, &mut pushes, &mut out)
+                            .map_err(AmqpError::stage)?;
                     }
                 }
                 Err(e) => out.push(dead_letter(d, "registry", e)),
@@ -112,9 +145,14 @@ impl StageHandler for ResolveHandler {
         // Binding changes are durable before anything they caused is published or acked.
         self.store.flush().map_err(AmqpError::stage)?;
         for (vendor, list) in pushes {
-            self.metrics.pushes.with_label_values(&[vendor.as_str()]).inc_by(list.len() as u64);
+            self.metrics
+                .pushes
+                .with_label_values(&[vendor.as_str()])
+                .inc_by(list.len() as u64);
             for chunk in list.chunks(self.max_per_message.max(1)) {
-                let body = codec::encode(&Batch { items: chunk.to_vec() });
+                let body = codec::encode(&Batch {
+                    items: chunk.to_vec(),
+                });
                 out.push(Outgoing::to_queue(topology::dispatch_queue(vendor), body));
             }
         }
@@ -139,7 +177,9 @@ impl StageHandler for InvalidTokenHandler {
                     continue;
                 }
             };
-            let Some(push_id) = outcome.push_id.as_deref() else { continue };
+            let Some(push_id) = outcome.push_id.as_deref() else {
+                continue;
+            };
             let token_gen = header(d, TOKEN_GEN_HEADER).and_then(|g| g.parse().ok());
             let removed = self
                 .store
@@ -147,7 +187,10 @@ impl StageHandler for InvalidTokenHandler {
                 .map_err(AmqpError::stage)?;
             if removed {
                 tracing::info!(app_id = %outcome.app_id, push_id, vendor = %outcome.vendor, "device deleted: vendor says its token is dead");
-                self.metrics.deleted.with_label_values(&["invalid_token"]).inc();
+                self.metrics
+                    .deleted
+                    .with_label_values(&["invalid_token"])
+                    .inc();
             }
         }
         self.store.flush().map_err(AmqpError::stage)?;

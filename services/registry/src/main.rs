@@ -6,6 +6,8 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init("registry", &settings.log);
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
-    registry::Application::build(settings, shutdown)?.run_until_stopped().await?;
+    registry::Application::build(settings, shutdown)?
+        .run_until_stopped()
+        .await?;
     Ok(())
 }

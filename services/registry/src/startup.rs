@@ -86,10 +86,26 @@ impl Application {
             ..
         } = self;
         let metrics = Metrics {
-            recipients: ops.counter("recipients_total", "Offline recipients resolved, by result.", &["result"]),
-            pushes: ops.counter("pushes_total", "Device pushes handed to dispatchers, by vendor.", &["vendor"]),
-            bindings: ops.counter("bindings_total", "Binding events applied, by event and result.", &["event", "result"]),
-            deleted: ops.counter("devices_deleted_total", "Devices deleted by the registry, by reason.", &["reason"]),
+            recipients: ops.counter(
+                "recipients_total",
+                "Offline recipients resolved, by result.",
+                &["result"],
+            ),
+            pushes: ops.counter(
+                "pushes_total",
+                "Device pushes handed to dispatchers, by vendor.",
+                &["vendor"],
+            ),
+            bindings: ops.counter(
+                "bindings_total",
+                "Binding events applied, by event and result.",
+                &["event", "result"],
+            ),
+            deleted: ops.counter(
+                "devices_deleted_total",
+                "Devices deleted by the registry, by reason.",
+                &["reason"],
+            ),
         };
         let queue = topology::registry_queue(settings.registry.shard);
         let work = supervise("registry", &settings, &ops.health, &shutdown, |conn| {
@@ -106,7 +122,13 @@ impl Application {
             async move {
                 tokio::try_join!(
                     run_stage(&conn, queue, settings, shutdown, &mut resolve),
-                    run_stage(&conn, topology::INVALID_TOKENS_QUEUE, settings, shutdown, &mut invalid),
+                    run_stage(
+                        &conn,
+                        topology::INVALID_TOKENS_QUEUE,
+                        settings,
+                        shutdown,
+                        &mut invalid
+                    ),
                 )
                 .map(|_| ())
             }

@@ -71,9 +71,19 @@ pub trait DeviceStore: Send + Sync {
     fn bind(&self, app_id: &str, push_id: &str, user_id: &str) -> Result<(), StoreError>;
     /// Unbinds the device; with `only_from`, only if that user is the one bound (a late logout
     /// of user A must not unbind user B who logged in since).
-    fn unbind(&self, app_id: &str, push_id: &str, only_from: Option<&str>) -> Result<bool, StoreError>;
+    fn unbind(
+        &self,
+        app_id: &str,
+        push_id: &str,
+        only_from: Option<&str>,
+    ) -> Result<bool, StoreError>;
     /// Deletes the device. With `if_token_gen`, only if its token has not changed since.
-    fn remove(&self, app_id: &str, push_id: &str, if_token_gen: Option<u64>) -> Result<bool, StoreError>;
+    fn remove(
+        &self,
+        app_id: &str,
+        push_id: &str,
+        if_token_gen: Option<u64>,
+    ) -> Result<bool, StoreError>;
     fn devices_of(&self, app_id: &str, user_id: &str) -> Result<Vec<Device>, StoreError>;
     fn get(&self, app_id: &str, push_id: &str) -> Result<Option<Device>, StoreError>;
     fn flush(&self) -> Result<(), StoreError>;
@@ -169,7 +179,9 @@ impl DeviceStore for SledDevices {
             }
             let new_key = key(&[app_id, device.vendor.as_str(), token]);
             if let Some(other) = t.get(&new_key)? {
-                return abort(StoreError::TokenTaken(String::from_utf8_lossy(&other).into_owned()));
+                return abort(StoreError::TokenTaken(
+                    String::from_utf8_lossy(&other).into_owned(),
+                ));
             }
             t.remove(key(&[app_id, device.vendor.as_str(), &device.token]))?;
             t.insert(new_key, push_id.as_bytes())?;
@@ -198,7 +210,12 @@ impl DeviceStore for SledDevices {
         })
     }
 
-    fn unbind(&self, app_id: &str, push_id: &str, only_from: Option<&str>) -> Result<bool, StoreError> {
+    fn unbind(
+        &self,
+        app_id: &str,
+        push_id: &str,
+        only_from: Option<&str>,
+    ) -> Result<bool, StoreError> {
         let dk = key(&[app_id, push_id]);
         self.transact(|d, _, u| {
             let Some(mut device) = read_device(d, &dk)? else {
@@ -218,7 +235,12 @@ impl DeviceStore for SledDevices {
         })
     }
 
-    fn remove(&self, app_id: &str, push_id: &str, if_token_gen: Option<u64>) -> Result<bool, StoreError> {
+    fn remove(
+        &self,
+        app_id: &str,
+        push_id: &str,
+        if_token_gen: Option<u64>,
+    ) -> Result<bool, StoreError> {
         let dk = key(&[app_id, push_id]);
         self.transact(|d, t, u| {
             let Some(device) = read_device(d, &dk)? else {
@@ -299,7 +321,10 @@ mod tests {
         s.bind("app", &p, "bob").unwrap();
         assert!(s.devices_of("app", "alice").unwrap().is_empty());
         assert_eq!(s.devices_of("app", "bob").unwrap()[0].push_id, p);
-        assert!(!s.unbind("app", &p, Some("alice")).unwrap(), "alice's late logout keeps bob");
+        assert!(
+            !s.unbind("app", &p, Some("alice")).unwrap(),
+            "alice's late logout keeps bob"
+        );
         assert!(s.unbind("app", &p, Some("bob")).unwrap());
         assert!(s.devices_of("app", "bob").unwrap().is_empty());
     }
@@ -320,7 +345,10 @@ mod tests {
         s.bind("app", &p, "alice").unwrap();
         let rotated = s.update_token("app", &p, "new").unwrap();
         assert_eq!(rotated.token_gen, 2);
-        assert!(!s.remove("app", &p, Some(1)).unwrap(), "stale answer about the old token");
+        assert!(
+            !s.remove("app", &p, Some(1)).unwrap(),
+            "stale answer about the old token"
+        );
         assert_eq!(s.devices_of("app", "alice").unwrap().len(), 1);
         assert!(s.remove("app", &p, Some(2)).unwrap());
         assert!(s.devices_of("app", "alice").unwrap().is_empty());
@@ -331,9 +359,15 @@ mod tests {
     #[test]
     fn unknown_device_is_not_found() {
         let (_d, s) = store();
-        assert!(matches!(s.bind("app", "nope", "u"), Err(StoreError::NotFound(_))));
+        assert!(matches!(
+            s.bind("app", "nope", "u"),
+            Err(StoreError::NotFound(_))
+        ));
         let (p, _) = s.register("app", Vendor::Fcm, "a", None, None).unwrap();
         s.register("app", Vendor::Fcm, "b", None, None).unwrap();
-        assert!(matches!(s.update_token("app", &p, "b"), Err(StoreError::TokenTaken(_))));
+        assert!(matches!(
+            s.update_token("app", &p, "b"),
+            Err(StoreError::TokenTaken(_))
+        ));
     }
 }

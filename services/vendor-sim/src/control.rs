@@ -13,7 +13,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/dead-tokens", web::post().to(dead_tokens))
             .route("/fault", web::post().to(fault))
             .route("/fault", web::delete().to(clear_fault))
-            .route("/expire-access-tokens", web::post().to(expire_access_tokens))
+            .route(
+                "/expire-access-tokens",
+                web::post().to(expire_access_tokens),
+            )
             .route("/latency", web::post().to(latency)),
     );
 }
@@ -31,7 +34,9 @@ async fn messages(state: web::Data<SimState>, vendor: web::Path<String>) -> Http
 
 /// Every send request, whatever it was answered.
 async fn requests(state: web::Data<SimState>, vendor: web::Path<String>) -> HttpResponse {
-    state.with(&vendor, |v| HttpResponse::Ok().json(serde_json::json!({ "requests": v.requests })))
+    state.with(&vendor, |v| {
+        HttpResponse::Ok().json(serde_json::json!({ "requests": v.requests }))
+    })
 }
 
 #[derive(Deserialize)]
@@ -39,12 +44,20 @@ struct Tokens {
     tokens: Vec<String>,
 }
 
-async fn dead_tokens(state: web::Data<SimState>, vendor: web::Path<String>, body: web::Json<Tokens>) -> HttpResponse {
+async fn dead_tokens(
+    state: web::Data<SimState>,
+    vendor: web::Path<String>,
+    body: web::Json<Tokens>,
+) -> HttpResponse {
     state.with(&vendor, |v| v.dead_tokens.extend(body.into_inner().tokens));
     HttpResponse::NoContent().finish()
 }
 
-async fn fault(state: web::Data<SimState>, vendor: web::Path<String>, body: web::Json<Fault>) -> HttpResponse {
+async fn fault(
+    state: web::Data<SimState>,
+    vendor: web::Path<String>,
+    body: web::Json<Fault>,
+) -> HttpResponse {
     let mut f = body.into_inner();
     if f.count.is_none() && f.for_ms.is_none() {
         return HttpResponse::BadRequest().json(serde_json::json!({
@@ -62,8 +75,13 @@ async fn clear_fault(state: web::Data<SimState>, vendor: web::Path<String>) -> H
 }
 
 /// Makes every access token issued so far expired, as if an hour had passed.
-async fn expire_access_tokens(state: web::Data<SimState>, vendor: web::Path<String>) -> HttpResponse {
-    state.with(&vendor, |v| v.access_tokens.values_mut().for_each(|exp| *exp = 0));
+async fn expire_access_tokens(
+    state: web::Data<SimState>,
+    vendor: web::Path<String>,
+) -> HttpResponse {
+    state.with(&vendor, |v| {
+        v.access_tokens.values_mut().for_each(|exp| *exp = 0)
+    });
     HttpResponse::NoContent().finish()
 }
 
@@ -73,7 +91,11 @@ struct Latency {
 }
 
 /// Every send answer from now on waits this long first.
-async fn latency(state: web::Data<SimState>, vendor: web::Path<String>, body: web::Json<Latency>) -> HttpResponse {
+async fn latency(
+    state: web::Data<SimState>,
+    vendor: web::Path<String>,
+    body: web::Json<Latency>,
+) -> HttpResponse {
     state.with(&vendor, |v| v.latency_ms = body.ms);
     HttpResponse::NoContent().finish()
 }

@@ -33,10 +33,16 @@ impl Application {
             None => None,
             Some(path) => {
                 let pem = std::fs::read(path).map_err(|e| {
-                    SettingsError::invalid("vendor_sim.fcm_public_key_file", format!("{}: {e}", path.display()))
+                    SettingsError::invalid(
+                        "vendor_sim.fcm_public_key_file",
+                        format!("{}: {e}", path.display()),
+                    )
                 })?;
                 Some(jsonwebtoken::DecodingKey::from_rsa_pem(&pem).map_err(|e| {
-                    SettingsError::invalid("vendor_sim.fcm_public_key_file", format!("not an RSA public key: {e}"))
+                    SettingsError::invalid(
+                        "vendor_sim.fcm_public_key_file",
+                        format!("not an RSA public key: {e}"),
+                    )
                 })?)
             }
         };
@@ -59,7 +65,11 @@ impl Application {
             addr: settings.listen.vendor_sim.to_string(),
             source,
         })?;
-        Ok(Application { port, server, shutdown })
+        Ok(Application {
+            port,
+            server,
+            shutdown,
+        })
     }
 
     pub fn port(&self) -> u16 {

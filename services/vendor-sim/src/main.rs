@@ -6,6 +6,8 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init("vendor-sim", &settings.log);
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
-    vendor_sim::Application::build(&settings, shutdown)?.run_until_stopped().await?;
+    vendor_sim::Application::build(&settings, shutdown)?
+        .run_until_stopped()
+        .await?;
     Ok(())
 }

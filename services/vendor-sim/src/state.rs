@@ -61,7 +61,9 @@ impl VendorState {
     }
 
     pub fn token_valid(&self, token: &str, now_ms: u64) -> bool {
-        self.access_tokens.get(token).is_some_and(|exp| *exp > now_ms)
+        self.access_tokens
+            .get(token)
+            .is_some_and(|exp| *exp > now_ms)
     }
 }
 
@@ -72,7 +74,10 @@ pub struct SimState {
 
 impl SimState {
     pub fn with<T>(&self, vendor: &str, f: impl FnOnce(&mut VendorState) -> T) -> T {
-        let mut all = self.vendors.lock().expect("sim state lock is never poisoned");
+        let mut all = self
+            .vendors
+            .lock()
+            .expect("sim state lock is never poisoned");
         f(all.entry(vendor.to_owned()).or_default())
     }
 }

@@ -75,7 +75,10 @@ mod tests {
     fn refuses_unknown_version_and_garbage() {
         let mut bytes = encode(&job());
         bytes[0] = 9;
-        assert!(matches!(decode::<PushJob>(&bytes), Err(CodecError::UnknownVersion(9))));
+        assert!(matches!(
+            decode::<PushJob>(&bytes),
+            Err(CodecError::UnknownVersion(9))
+        ));
         assert!(matches!(decode::<PushJob>(&[]), Err(CodecError::Empty)));
         assert!(matches!(
             decode::<PushJob>(&[VERSION, 200, 1]),

@@ -65,11 +65,27 @@ impl<V: VendorApi> Application<V> {
             ..
         } = self;
         let metrics = DispatchMetrics {
-            attempts: ops.counter("attempts_total", "Vendor answers per push, by result.", &["result"]),
-            outcomes: ops.counter("outcomes_total", "Final outcomes of pushes, by status.", &["status"]),
-            request_seconds: ops.histogram("request_duration_seconds", "Vendor request latency.", &[]),
+            attempts: ops.counter(
+                "attempts_total",
+                "Vendor answers per push, by result.",
+                &["result"],
+            ),
+            outcomes: ops.counter(
+                "outcomes_total",
+                "Final outcomes of pushes, by status.",
+                &["status"],
+            ),
+            request_seconds: ops.histogram(
+                "request_duration_seconds",
+                "Vendor request latency.",
+                &[],
+            ),
         };
-        let max_devices = clients.values().map(VendorApi::max_devices_per_request).min().unwrap_or(1);
+        let max_devices = clients
+            .values()
+            .map(VendorApi::max_devices_per_request)
+            .min()
+            .unwrap_or(1);
         let actors: HashMap<_, _> = clients
             .into_iter()
             .map(|(app, client)| (app, VendorActor::new(client).start()))
@@ -79,7 +95,11 @@ impl<V: VendorApi> Application<V> {
             max_attempts: d.max_attempts,
             base: Duration::from_millis(d.backoff_base_ms),
             cap: Duration::from_millis(d.backoff_max_ms),
-            tiers: d.retry_tiers_s.iter().map(|s| Duration::from_secs(*s)).collect(),
+            tiers: d
+                .retry_tiers_s
+                .iter()
+                .map(|s| Duration::from_secs(*s))
+                .collect(),
         };
         let queue = topology::dispatch_queue(vendor);
         let name = format!("dispatch-{vendor}");

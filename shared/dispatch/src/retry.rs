@@ -62,7 +62,10 @@ impl RetryPolicy {
             .find(|t| *t >= delay)
             .or_else(|| self.tiers.last().copied())
             .unwrap_or(Duration::from_secs(1));
-        RetryDecision::Wait { tier, not_before_ms }
+        RetryDecision::Wait {
+            tier,
+            not_before_ms,
+        }
     }
 
     /// The tier for a push that is back early and must wait `remaining` more.
@@ -102,7 +105,11 @@ mod tests {
         assert_eq!(p.backoff(3, 1.0), Duration::from_secs(8));
         assert_eq!(p.backoff(3, 0.5), Duration::from_secs(4));
         assert_eq!(p.backoff(20, 1.0), Duration::from_secs(60), "capped");
-        assert_eq!(p.backoff(3, 0.0), Duration::ZERO, "full jitter reaches zero");
+        assert_eq!(
+            p.backoff(3, 0.0),
+            Duration::ZERO,
+            "full jitter reaches zero"
+        );
     }
 
     #[test]
@@ -122,7 +129,10 @@ mod tests {
     fn gives_up_and_expires() {
         let p = policy();
         assert_eq!(p.decide(5, None, 0, u64::MAX, 0.5), RetryDecision::GiveUp);
-        assert_eq!(p.decide(1, Some(Duration::from_secs(10)), 0, 5_000, 0.5), RetryDecision::Expire);
+        assert_eq!(
+            p.decide(1, Some(Duration::from_secs(10)), 0, 5_000, 0.5),
+            RetryDecision::Expire
+        );
     }
 
     #[test]
@@ -141,8 +151,14 @@ mod tests {
 
     #[test]
     fn retry_after_parses_seconds_only() {
-        assert_eq!(parse_retry_after(Some(" 12 ")), Some(Duration::from_secs(12)));
-        assert_eq!(parse_retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")), None);
+        assert_eq!(
+            parse_retry_after(Some(" 12 ")),
+            Some(Duration::from_secs(12))
+        );
+        assert_eq!(
+            parse_retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")),
+            None
+        );
         assert_eq!(parse_retry_after(None), None);
     }
 }

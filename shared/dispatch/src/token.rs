@@ -66,7 +66,9 @@ mod tests {
         let mut handles = Vec::new();
         for _ in 0..10 {
             let (c, f) = (cache.clone(), fetches.clone());
-            handles.push(tokio::spawn(async move { c.get(|| fetch(&f)).await.unwrap() }));
+            handles.push(tokio::spawn(
+                async move { c.get(|| fetch(&f)).await.unwrap() },
+            ));
         }
         for h in handles {
             assert_eq!(h.await.unwrap(), "t0");

@@ -2,7 +2,9 @@
 
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpResponse, HttpServer};
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -62,9 +64,14 @@ impl Ops {
 
     /// A histogram of seconds.
     pub fn histogram(&self, name: &str, help: &str, labels: &[&str]) -> HistogramVec {
-        let buckets = vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
-        let h = HistogramVec::new(HistogramOpts::new(self.metric(name), help).buckets(buckets), labels)
-            .expect("metric names and labels are static and valid");
+        let buckets = vec![
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+        ];
+        let h = HistogramVec::new(
+            HistogramOpts::new(self.metric(name), help).buckets(buckets),
+            labels,
+        )
+        .expect("metric names and labels are static and valid");
         self.registry
             .register(Box::new(h.clone()))
             .expect("each metric is registered once per service");

@@ -6,7 +6,11 @@ use std::future::Future;
 
 /// Runs `work` (the AMQP supervisor) and the HTTP `server` together. When `work` returns (on
 /// shutdown) the server is stopped gracefully; readiness already failed with the session.
-pub async fn run(server: Server, work: impl Future<Output = ()>, shutdown: &Shutdown) -> std::io::Result<()> {
+pub async fn run(
+    server: Server,
+    work: impl Future<Output = ()>,
+    shutdown: &Shutdown,
+) -> std::io::Result<()> {
     let handle = server.handle();
     let stop = async {
         work.await;

@@ -310,22 +310,37 @@ impl Settings {
 
     fn validate(&self) -> Result<(), SettingsError> {
         if !self.amqp.url.starts_with("amqp://") && !self.amqp.url.starts_with("amqps://") {
-            return Err(SettingsError::invalid("amqp.url", "must start with amqp:// or amqps://"));
+            return Err(SettingsError::invalid(
+                "amqp.url",
+                "must start with amqp:// or amqps://",
+            ));
         }
         if self.amqp.prefetch == 0 {
-            return Err(SettingsError::invalid("amqp.prefetch", "must be at least 1"));
+            return Err(SettingsError::invalid(
+                "amqp.prefetch",
+                "must be at least 1",
+            ));
         }
         if self.batch.max_items == 0 {
-            return Err(SettingsError::invalid("batch.max_items", "must be at least 1"));
+            return Err(SettingsError::invalid(
+                "batch.max_items",
+                "must be at least 1",
+            ));
         }
         if self.shards == 0 {
             return Err(SettingsError::invalid("shards", "must be at least 1"));
         }
         if self.presence.shard >= self.shards {
-            return Err(SettingsError::invalid("presence.shard", "must be below `shards`"));
+            return Err(SettingsError::invalid(
+                "presence.shard",
+                "must be below `shards`",
+            ));
         }
         if self.registry.shard >= self.shards {
-            return Err(SettingsError::invalid("registry.shard", "must be below `shards`"));
+            return Err(SettingsError::invalid(
+                "registry.shard",
+                "must be below `shards`",
+            ));
         }
         let tiers = &self.dispatch.retry_tiers_s;
         if tiers.is_empty() || tiers.contains(&0) || !tiers.is_sorted() {
@@ -335,19 +350,23 @@ impl Settings {
             ));
         }
         if self.dispatch.concurrency == 0 {
-            return Err(SettingsError::invalid("dispatch.concurrency", "must be at least 1"));
+            return Err(SettingsError::invalid(
+                "dispatch.concurrency",
+                "must be at least 1",
+            ));
         }
         for vendor in self.listen.dispatch.keys() {
-            vendor
-                .parse::<Vendor>()
-                .map_err(|e| SettingsError::invalid(format!("listen.dispatch.{vendor}"), e.to_string()))?;
+            vendor.parse::<Vendor>().map_err(|e| {
+                SettingsError::invalid(format!("listen.dispatch.{vendor}"), e.to_string())
+            })?;
         }
         for (app, vendors) in &self.apps {
-            crate::settings::check_id(app).map_err(|r| SettingsError::invalid(format!("apps.{app}"), r))?;
+            crate::settings::check_id(app)
+                .map_err(|r| SettingsError::invalid(format!("apps.{app}"), r))?;
             for vendor in vendors.keys() {
-                vendor
-                    .parse::<Vendor>()
-                    .map_err(|e| SettingsError::invalid(format!("apps.{app}.{vendor}"), e.to_string()))?;
+                vendor.parse::<Vendor>().map_err(|e| {
+                    SettingsError::invalid(format!("apps.{app}.{vendor}"), e.to_string())
+                })?;
             }
         }
         Ok(())
@@ -358,10 +377,14 @@ impl Settings {
     }
 
     pub fn dispatch_listen(&self, vendor: Vendor) -> SocketAddr {
-        self.listen.dispatch.get(vendor.as_str()).copied().unwrap_or_else(|| {
-            let index = Vendor::ALL.iter().position(|v| *v == vendor).unwrap_or(0) as u16;
-            SocketAddr::from(([127, 0, 0, 1], 9110 + index))
-        })
+        self.listen
+            .dispatch
+            .get(vendor.as_str())
+            .copied()
+            .unwrap_or_else(|| {
+                let index = Vendor::ALL.iter().position(|v| *v == vendor).unwrap_or(0) as u16;
+                SocketAddr::from(([127, 0, 0, 1], 9110 + index))
+            })
     }
 
     /// The apps that configure `vendor`, each with its settings parsed as `T`.
@@ -398,10 +421,15 @@ pub fn check_id(id: &str) -> Result<(), String> {
         return Err("must not be empty".into());
     }
     if id.len() > 128 {
-        return Err(format!("is {} bytes long, at most 128 are allowed", id.len()));
+        return Err(format!(
+            "is {} bytes long, at most 128 are allowed",
+            id.len()
+        ));
     }
     if let Some(c) = id.chars().find(|c| !c.is_ascii_graphic()) {
-        return Err(format!("contains {c:?}: only printable ASCII without spaces is allowed"));
+        return Err(format!(
+            "contains {c:?}: only printable ASCII without spaces is allowed"
+        ));
     }
     Ok(())
 }
@@ -434,7 +462,8 @@ mod tests {
         assert!(err.to_string().contains("amqpp"), "{err}");
         let err = Settings::from_toml(&MINIMAL.replace("amqp://", "http://")).unwrap_err();
         assert!(err.to_string().contains("amqp.url"), "{err}");
-        let err = Settings::from_toml(&MINIMAL.replace("apps.demo.fcm", "apps.demo.fcmm")).unwrap_err();
+        let err =
+            Settings::from_toml(&MINIMAL.replace("apps.demo.fcm", "apps.demo.fcmm")).unwrap_err();
         assert!(err.to_string().contains("apps.demo.fcmm"), "{err}");
         let bad = format!("{MINIMAL}\n[presence]\nshard = 3\n");
         let err = Settings::from_toml(&bad).unwrap_err();
@@ -451,7 +480,10 @@ mod tests {
         }
         let s = Settings::from_toml(MINIMAL).unwrap();
         let err = s.vendor_apps::<Fcm>(Vendor::Fcm).unwrap_err().to_string();
-        assert!(err.contains("apps.demo.fcm") && err.contains("service_account_file"), "{err}");
+        assert!(
+            err.contains("apps.demo.fcm") && err.contains("service_account_file"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -18,12 +18,19 @@ pub struct FcmSim {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/token", web::post().to(oauth::token))
-        .route("/v1/projects/{project}/messages:send", web::post().to(send::send));
+    cfg.route("/token", web::post().to(oauth::token)).route(
+        "/v1/projects/{project}/messages:send",
+        web::post().to(send::send),
+    );
 }
 
 /// FCM's error body: `{"error": {code, message, status, details}}`.
-pub fn error(code: u16, status: &str, message: &str, fcm_error: Option<&str>) -> actix_web::HttpResponse {
+pub fn error(
+    code: u16,
+    status: &str,
+    message: &str,
+    fcm_error: Option<&str>,
+) -> actix_web::HttpResponse {
     let mut details = Vec::new();
     if let Some(e) = fcm_error {
         details.push(serde_json::json!({
@@ -31,7 +38,8 @@ pub fn error(code: u16, status: &str, message: &str, fcm_error: Option<&str>) ->
             "errorCode": e,
         }));
     }
-    let http = actix_web::http::StatusCode::from_u16(code).unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
+    let http = actix_web::http::StatusCode::from_u16(code)
+        .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
     actix_web::HttpResponse::build(http).json(serde_json::json!({
         "error": {"code": code, "message": message, "status": status, "details": details}
     }))

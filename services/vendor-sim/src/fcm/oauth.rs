@@ -34,7 +34,11 @@ fn invalid_grant(description: impl Into<String>) -> HttpResponse {
     }))
 }
 
-pub async fn token(state: web::Data<SimState>, sim: web::Data<FcmSim>, form: web::Form<TokenForm>) -> HttpResponse {
+pub async fn token(
+    state: web::Data<SimState>,
+    sim: web::Data<FcmSim>,
+    form: web::Form<TokenForm>,
+) -> HttpResponse {
     if form.grant_type.as_deref() != Some(GRANT_TYPE) {
         return HttpResponse::BadRequest().json(serde_json::json!({
             "error": "unsupported_grant_type",
@@ -48,7 +52,9 @@ pub async fn token(state: web::Data<SimState>, sim: web::Data<FcmSim>, form: web
         }));
     };
     let Some(key) = &sim.public_key else {
-        return invalid_grant("vendor-sim has no service-account public key (vendor_sim.fcm_public_key_file)");
+        return invalid_grant(
+            "vendor-sim has no service-account public key (vendor_sim.fcm_public_key_file)",
+        );
     };
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.set_audience(&[GOOGLE_TOKEN_AUD]);
@@ -69,7 +75,8 @@ pub async fn token(state: web::Data<SimState>, sim: web::Data<FcmSim>, form: web
     let access_token = format!("ya29.sim-{}", uuid::Uuid::new_v4().simple());
     let ttl = sim.access_token_ttl_s;
     state.with(VENDOR, |v| {
-        v.access_tokens.insert(access_token.clone(), now_ms() + ttl * 1000);
+        v.access_tokens
+            .insert(access_token.clone(), now_ms() + ttl * 1000);
         v.tokens_issued += 1;
     });
     HttpResponse::Ok().json(serde_json::json!({

@@ -10,7 +10,12 @@ use serde_json::Value;
 const MAX_PAYLOAD: usize = 4096;
 const MAX_TTL_S: u64 = 2_419_200;
 
-pub async fn send(state: web::Data<SimState>, req: HttpRequest, project: web::Path<String>, body: web::Bytes) -> HttpResponse {
+pub async fn send(
+    state: web::Data<SimState>,
+    req: HttpRequest,
+    project: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
     let latency = state.with(VENDOR, |v| v.latency_ms);
     if latency > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
@@ -53,19 +58,19 @@ pub async fn send(state: web::Data<SimState>, req: HttpRequest, project: web::Pa
             }
             return (f.status, resp);
         }
-        let message = match &parsed {
-            Ok(b) => match validate(b) {
-                Ok(m) => m,
-                Err(resp) => return (400, resp),
-            },
+        match &parsed {
+            Ok(b) => {
+                if let Err(reason) = validate(b) {
+                    return (400, invalid(&reason));
+                }
+            }
             Err(e) => {
                 return (400, error(400, "INVALID_ARGUMENT", &format!("Invalid JSON payload received. {e}"), None));
             }
-        };
+        }
         if v.dead_tokens.contains(&token) {
             return (404, error(404, "NOT_FOUND", "Requested entity was not found.", Some("UNREGISTERED")));
         }
-        let _ = message;
         let name = format!("projects/{project}/messages/{}", uuid::Uuid::new_v4().simple());
         (200, HttpResponse::Ok().json(serde_json::json!({ "name": name })))
     });
@@ -85,41 +90,53 @@ fn invalid(message: &str) -> HttpResponse {
     error(400, "INVALID_ARGUMENT", message, Some("INVALID_ARGUMENT"))
 }
 
-/// FCM's documented request rules for the fields pushmesh uses.
-fn validate(body: &Value) -> Result<&Value, HttpResponse> {
+/// FCM's documented request rules for the fields pushmesh uses; Err is FCM's message text.
+fn validate(body: &Value) -> Result<(), String> {
     let Some(message) = body.get("message").filter(|m| m.is_object()) else {
-        return Err(invalid("Request contains an invalid argument: `message` is required."));
+        return Err(String::from(
+            "Request contains an invalid argument: `message` is required.",
+        ));
     };
     let targets = ["token", "topic", "condition"]
         .iter()
         .filter(|t| message.get(**t).is_some())
         .count();
     if targets != 1 {
-        return Err(invalid("Exactly one of message.token, message.topic or message.condition must be set."));
+        return Err(String::from(
+            "Exactly one of message.token, message.topic or message.condition must be set.",
+        ));
     }
     let token = message["token"].as_str().unwrap_or_default();
     if token.is_empty() || token.len() > 4096 || token.contains(char::is_whitespace) {
-        return Err(invalid("The registration token is not a valid FCM registration token"));
+        return Err(String::from(
+            "The registration token is not a valid FCM registration token",
+        ));
     }
     if let Some(data) = message.get("data") {
         let Some(map) = data.as_object() else {
-            return Err(invalid("Invalid value at 'message.data' (type.googleapis.com/google.protobuf.Struct)"));
+            return Err(String::from(
+                "Invalid value at 'message.data' (type.googleapis.com/google.protobuf.Struct)",
+            ));
         };
         if let Some((i, _)) = map.values().enumerate().find(|(_, v)| !v.is_string()) {
-            return Err(invalid(&format!("Invalid value at 'message.data[{i}].value' (TYPE_STRING)")));
+            return Err(format!(
+                "Invalid value at 'message.data[{i}].value' (TYPE_STRING)"
+            ));
         }
     }
     if let Some(n) = message.get("notification") {
         for field in ["title", "body", "image"] {
             if n.get(field).is_some_and(|v| !v.is_string()) {
-                return Err(invalid(&format!("Invalid value at 'message.notification.{field}' (TYPE_STRING)")));
+                return Err(format!(
+                    "Invalid value at 'message.notification.{field}' (TYPE_STRING)"
+                ));
             }
         }
     }
     if let Some(android) = message.get("android") {
         if let Some(p) = android.get("priority") {
             if !matches!(p.as_str(), Some("HIGH" | "NORMAL" | "high" | "normal")) {
-                return Err(invalid("Invalid value at 'message.android.priority' (type.googleapis.com/google.firebase.fcm.v1.AndroidMessagePriority)"));
+                return Err("Invalid value at 'message.android.priority' (type.googleapis.com/google.firebase.fcm.v1.AndroidMessagePriority)".into());
             }
         }
         if let Some(ttl) = android.get("ttl") {
@@ -130,14 +147,70 @@ fn validate(body: &Value) -> Result<&Value, HttpResponse> {
                 .and_then(|t| t.parse::<u64>().ok());
             match seconds {
                 Some(s) if s <= MAX_TTL_S => {}
-                _ => return Err(invalid("Invalid value at 'message.android.ttl' (type.googleapis.com/google.protobuf.Duration)")),
+                _ => return Err("Invalid value at 'message.android.ttl' (type.googleapis.com/google.protobuf.Duration)".into()),
             }
         }
     }
-    let size = message.get("notification").map_or(0, |n| n.to_string().len())
+    let size = message
+        .get("notification")
+        .map_or(0, |n| n.to_string().len())
         + message.get("data").map_or(0, |d| d.to_string().len());
     if size > MAX_PAYLOAD {
-        return Err(invalid("Message is too big"));
+        return Err("Message is too big".into());
     }
-    Ok(message)
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate;
+    use serde_json::json;
+
+    fn check(message: serde_json::Value) -> Result<(), String> {
+        validate(&json!({ "message": message }))
+    }
+
+    #[test]
+    fn accepts_what_fcm_accepts() {
+        let ok = json!({"token": "t", "notification": {"title": "a", "body": "b"},
+            "data": {"payload": "x"}, "android": {"priority": "HIGH", "ttl": "3600s"}});
+        assert_eq!(check(ok), Ok(()));
+    }
+
+    #[test]
+    fn refuses_what_fcm_refuses() {
+        let cases = [
+            (json!({"notification": {}}), "Exactly one of"),
+            (json!({"token": "t", "topic": "x"}), "Exactly one of"),
+            (json!({"token": "has space"}), "registration token"),
+            (
+                json!({"token": "t", "data": {"n": 1}}),
+                "message.data[0].value",
+            ),
+            (
+                json!({"token": "t", "android": {"priority": "urgent"}}),
+                "android.priority",
+            ),
+            (
+                json!({"token": "t", "android": {"ttl": "86400"}}),
+                "android.ttl",
+            ),
+            (
+                json!({"token": "t", "android": {"ttl": "9999999s"}}),
+                "android.ttl",
+            ),
+            (
+                json!({"token": "t", "data": {"payload": "x".repeat(5000)}}),
+                "too big",
+            ),
+        ];
+        for (message, needle) in cases {
+            let err = check(message.clone()).unwrap_err();
+            assert!(
+                err.contains(needle),
+                "{message}: `{err}` should mention `{needle}`"
+            );
+        }
+        assert!(validate(&json!({"msg": {}})).is_err());
+    }
 }

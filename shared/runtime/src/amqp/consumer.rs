@@ -65,10 +65,7 @@ impl BatchConsumer {
     /// Acks every delivery up to and including `last` in one frame. Deliveries of a channel that
     /// failed meanwhile are not acked (lapin poisons their ackers); the broker redelivers them.
     pub async fn ack_through(&self, last: &Delivery) -> Result<bool, AmqpError> {
-        Ok(last
-            .acker
-            .ack(BasicAckOptions { multiple: true })
-            .await?)
+        Ok(last.acker.ack(BasicAckOptions { multiple: true }).await?)
     }
 
     pub fn channel(&self) -> &Channel {

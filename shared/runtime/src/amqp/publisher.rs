@@ -72,7 +72,9 @@ pub struct Publisher {
 impl Publisher {
     pub async fn open(conn: &Connection) -> Result<Self, AmqpError> {
         let channel = conn.create_channel().await?;
-        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
         Ok(Publisher { channel })
     }
 

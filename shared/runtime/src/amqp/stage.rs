@@ -10,8 +10,10 @@ pub trait StageHandler {
     /// Turns a batch into the messages to publish. Bad input becomes a rejected or dead-letter
     /// message, never an error: an error means the service cannot work now (its storage failed),
     /// and the whole batch is left for redelivery.
-    fn handle(&mut self, batch: &[Delivery])
-        -> impl Future<Output = Result<Vec<Outgoing>, AmqpError>>;
+    fn handle(
+        &mut self,
+        batch: &[Delivery],
+    ) -> impl Future<Output = Result<Vec<Outgoing>, AmqpError>>;
 
     /// Runs after every output is confirmed and before the batch is acked.
     fn committed(&mut self) -> impl Future<Output = Result<(), AmqpError>> {
@@ -78,6 +80,8 @@ async fn recover(channel: &Channel, error: AmqpError) -> Result<(), AmqpError> {
             Ok(())
         }
         Ok(Err(e)) => Err(AmqpError::Broker(e)),
-        Err(_) => Err(AmqpError::Stage("broker recovery took longer than 30 s".into())),
+        Err(_) => Err(AmqpError::Stage(
+            "broker recovery took longer than 30 s".into(),
+        )),
     }
 }

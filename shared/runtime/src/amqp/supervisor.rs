@@ -36,7 +36,9 @@ pub async fn supervise<F, Fut>(
                 match result {
                     Ok(()) if shutdown.is_triggered() => break,
                     Ok(()) => tracing::warn!(service, "AMQP session ended, reconnecting"),
-                    Err(e) => tracing::warn!(service, error = %e, "AMQP session failed, reconnecting"),
+                    Err(e) => {
+                        tracing::warn!(service, error = %e, "AMQP session failed, reconnecting")
+                    }
                 }
             }
             Err(e) => tracing::warn!(service, error = %e, "cannot reach the broker"),

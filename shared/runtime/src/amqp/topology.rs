@@ -84,7 +84,13 @@ pub async fn declare(conn: &Connection, settings: &Settings) -> Result<(), AmqpE
     queue(&ch, REJECTED_QUEUE, FieldTable::default()).await?;
     queue(&ch, DEAD_LETTER_QUEUE, FieldTable::default()).await?;
     queue(&ch, INVALID_TOKENS_QUEUE, FieldTable::default()).await?;
-    bind(&ch, INVALID_TOKENS_QUEUE, OUTCOMES_EXCHANGE, "outcome.*.invalid_token").await?;
+    bind(
+        &ch,
+        INVALID_TOKENS_QUEUE,
+        OUTCOMES_EXCHANGE,
+        "outcome.*.invalid_token",
+    )
+    .await?;
     for shard in 0..settings.shards {
         queue(&ch, &presence_queue(shard), FieldTable::default()).await?;
         queue(&ch, &registry_queue(shard), FieldTable::default()).await?;
@@ -95,8 +101,14 @@ pub async fn declare(conn: &Connection, settings: &Settings) -> Result<(), AmqpE
         queue(&ch, &parked_queue(vendor), FieldTable::default()).await?;
         for &seconds in &settings.dispatch.retry_tiers_s {
             let mut args = FieldTable::default();
-            args.insert("x-message-ttl".into(), AMQPValue::LongLongInt(seconds as i64 * 1000));
-            args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString("".into()));
+            args.insert(
+                "x-message-ttl".into(),
+                AMQPValue::LongLongInt(seconds as i64 * 1000),
+            );
+            args.insert(
+                "x-dead-letter-exchange".into(),
+                AMQPValue::LongString("".into()),
+            );
             args.insert(
                 "x-dead-letter-routing-key".into(),
                 AMQPValue::LongString(work.as_str().into()),
@@ -113,7 +125,8 @@ async fn queue(ch: &Channel, name: &str, args: FieldTable) -> Result<(), AmqpErr
         durable: true,
         ..Default::default()
     };
-    ch.queue_declare(ShortString::from(name), options, args).await?;
+    ch.queue_declare(ShortString::from(name), options, args)
+        .await?;
     Ok(())
 }
 
@@ -139,8 +152,9 @@ mod tests {
         let a = shard_of("demo", "alice", 8);
         assert_eq!(a, shard_of("demo", "alice", 8));
         assert!(a < 8);
-        let spread: std::collections::HashSet<u32> =
-            (0..200).map(|i| shard_of("demo", &format!("u{i}"), 8)).collect();
+        let spread: std::collections::HashSet<u32> = (0..200)
+            .map(|i| shard_of("demo", &format!("u{i}"), 8))
+            .collect();
         assert_eq!(spread.len(), 8, "200 users should reach all 8 shards");
     }
 }

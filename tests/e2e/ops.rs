@@ -1,0 +1,71 @@
+//! What an operator sees: health, readiness, metrics; and vendor-sim refusing bad credentials.
+
+use pushmesh_contract::public::OutcomeStatus;
+use pushmesh_tests::Mesh;
+
+#[actix_rt::test]
+async fn services_report_health_readiness_and_metrics() {
+    let mesh = Mesh::start().await;
+    mesh.fcm_device("tok-bob", "bob").await;
+    mesh.peer_message("m", "alice", "bob").await;
+    mesh.outcome("m", "bob", OutcomeStatus::Delivered).await;
+
+    for path in ["/healthz", "/readyz"] {
+        let r = mesh
+            .http
+            .get(format!("{}{path}", mesh.registry))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    let metrics = mesh
+        .http
+        .get(format!("{}/metrics", mesh.registry))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("pushmesh_registry_pushes_total{vendor=\"fcm\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("pushmesh_registry_recipients_total{result=\"device\"} 1"));
+}
+
+#[actix_rt::test]
+async fn vendor_sim_refuses_an_assertion_it_cannot_verify() {
+    let mesh = Mesh::start().await;
+    // A JWT signed by someone else: header and claims are fine, the signature is not.
+    let forged = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJ4IiwiYXVkIjoiaHR0cHM6Ly9vYXV0aDIuZ29vZ2xlYXBpcy5jb20vdG9rZW4iLCJzY29wZSI6Imh0dHBzOi8vd3d3Lmdvb2dsZWFwaXMuY29tL2F1dGgvZmlyZWJhc2UubWVzc2FnaW5nIiwiaWF0IjoxLCJleHAiOjQwMDAwMDAwMDB9.c2lnbmF0dXJl";
+    let resp = mesh
+        .http
+        .post(format!("{}/token", mesh.sim))
+        .form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            ("assertion", forged),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant");
+
+    let send = mesh
+        .http
+        .post(format!(
+            "{}/v1/projects/pushmesh-demo/messages:send",
+            mesh.sim
+        ))
+        .bearer_auth("ya29.made-up")
+        .json(&serde_json::json!({"message": {"token": "t"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(send.status(), 401);
+    let body: serde_json::Value = send.json().await.unwrap();
+    assert_eq!(body["error"]["status"], "UNAUTHENTICATED");
+}
