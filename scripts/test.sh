@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every check CI runs: formatting, lints, the deployment files, then the whole test suite
+# (unit tests and the end-to-end tests against RabbitMQ on 127.0.0.1:5672).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/rabbitmq.sh
+ensure_rabbitmq
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+python3 scripts/check-deploy.py
+# The crash tests start dispatcher binaries as real processes: build them first.
+cargo build --workspace --bins
+cargo test --workspace
