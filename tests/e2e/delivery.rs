@@ -131,3 +131,31 @@ async fn a_message_without_push_config_pushes_nothing() {
     assert_eq!(mesh.fcm_messages_to("tok-bob").await.len(), 1);
     assert!(mesh.outcomes().iter().all(|o| o.message_id != "silent"));
 }
+
+#[actix_rt::test]
+async fn apps_are_separate_down_to_their_fcm_project() {
+    let mesh = Mesh::start().await;
+    let in_demo = mesh.fcm_device("tok-same", "bob").await;
+    let in_other = mesh.fcm_device_in("other", "tok-same", "bob").await;
+    assert_ne!(
+        in_demo, in_other,
+        "the same token in two apps is two devices"
+    );
+    mesh.publish(
+        "im.message",
+        json!({
+            "app_id": "other", "message_id": "o-1", "conversation_type": "peer",
+            "conversation_id": "c", "sender_id": "alice", "recipients": ["bob"],
+            "push": {"title": "other app", "content": "hi"}
+        }),
+    )
+    .await;
+    let o = mesh.outcome("o-1", "bob", OutcomeStatus::Delivered).await;
+    assert_eq!(o.app_id, "other");
+    assert_eq!(o.push_id.as_deref(), Some(in_other.as_str()));
+    assert!(o
+        .vendor_message_id
+        .unwrap()
+        .starts_with("projects/pushmesh-other/"));
+    assert_eq!(mesh.fcm_messages_to("tok-same").await.len(), 1);
+}

@@ -508,11 +508,15 @@ mod shipped {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "toml") {
                 let text = std::fs::read_to_string(&path).unwrap();
-                let s = Settings::from_toml(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let s = Settings::from_toml(&text)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                 assert!(s.is_known_app("demo"), "{}", path.display());
                 seen += 1;
             }
         }
-        assert!(seen >= 2, "config/ holds the local and the container settings");
+        assert!(
+            seen >= 2,
+            "config/ holds the local and the container settings"
+        );
     }
 }

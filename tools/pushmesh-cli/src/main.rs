@@ -25,9 +25,7 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot connect to {}", settings.amqp.url))?;
     let channel = conn.create_channel().await?;
-    channel
-        .confirm_select(Default::default())
-        .await?;
+    channel.confirm_select(Default::default()).await?;
     let confirm = channel
         .basic_publish(
             INGEST_EXCHANGE.into(),
