@@ -238,10 +238,15 @@ impl Mesh {
 
     /// Registers an FCM token for app `demo` and binds it to `user`; returns the push_id.
     pub async fn fcm_device(&self, token: &str, user: &str) -> String {
+        self.fcm_device_in(APP, token, user).await
+    }
+
+    /// Registers an FCM token for `app` and binds it to `user`; returns the push_id.
+    pub async fn fcm_device_in(&self, app: &str, token: &str, user: &str) -> String {
         let (status, body) = self
             .api(
                 reqwest::Method::POST,
-                &format!("/v1/apps/{APP}/devices"),
+                &format!("/v1/apps/{app}/devices"),
                 Some(json!({"vendor": "fcm", "token": token})),
             )
             .await;
@@ -253,7 +258,7 @@ impl Mesh {
         let (status, body) = self
             .api(
                 reqwest::Method::PUT,
-                &format!("/v1/apps/{APP}/devices/{push_id}/user"),
+                &format!("/v1/apps/{app}/devices/{push_id}/user"),
                 Some(json!({"user_id": user})),
             )
             .await;
