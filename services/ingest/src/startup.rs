@@ -27,13 +27,9 @@ pub struct Application {
 impl Application {
     /// Binds the HTTP listener (`listen.ingest`; port 0 picks a free one) and opens the store.
     pub fn build(settings: Settings, shutdown: Shutdown) -> Result<Self, StartError> {
-        let (listener, port) = ops::listen(settings.listen.ingest)?;
         let store = Arc::new(SledDedup::open(&settings.data_dir.join("ingest"))?);
         let ops = Ops::new("ingest");
-        let server = ops::serve(listener, ops.clone(), |_| {}).map_err(|source| ListenError {
-            addr: settings.listen.ingest.to_string(),
-            source,
-        })?;
+        let (server, port) = ops::serve(settings.listen.ingest, ops.clone(), |_| {})?;
         Ok(Application {
             port,
             server,

@@ -20,12 +20,8 @@ pub struct Application {
 impl Application {
     /// Binds the HTTP listener (`listen.presence`; port 0 picks a free one).
     pub fn build(settings: Settings, shutdown: Shutdown) -> Result<Self, StartError> {
-        let (listener, port) = ops::listen(settings.listen.presence)?;
         let ops = Ops::new("presence");
-        let server = ops::serve(listener, ops.clone(), |_| {}).map_err(|source| ListenError {
-            addr: settings.listen.presence.to_string(),
-            source,
-        })?;
+        let (server, port) = ops::serve(settings.listen.presence, ops.clone(), |_| {})?;
         Ok(Application {
             port,
             server,

@@ -46,20 +46,15 @@ impl Application {
         let store: Arc<dyn DeviceStore> =
             Arc::new(SledDevices::open(&dir, settings.registry.cache_bytes)?);
         let settings = Arc::new(settings);
-        let (listener, port) = ops::listen(settings.listen.registry)?;
         let ops = Ops::new("registry");
         let state = web::Data::new(ApiState {
             store: store.clone(),
             settings: settings.clone(),
         });
-        let server = ops::serve(listener, ops.clone(), move |cfg| {
+        let (server, port) = ops::serve(settings.listen.registry, ops.clone(), move |cfg| {
             cfg.app_data(state.clone())
                 .app_data(api::json_config())
                 .configure(api::routes);
-        })
-        .map_err(|source| ListenError {
-            addr: settings.listen.registry.to_string(),
-            source,
         })?;
         Ok(Application {
             port,

@@ -51,19 +51,14 @@ impl Application {
             access_token_ttl_s: sim.access_token_ttl_s,
         });
         let state = web::Data::new(SimState::default());
-        let (listener, port) = ops::listen(settings.listen.vendor_sim)?;
         let ops = Ops::new("vendor-sim");
         // The sim is always ready: it has no broker session.
         ops.health.set_ready(true);
-        let server = ops::serve(listener, ops, move |cfg| {
+        let (server, port) = ops::serve(settings.listen.vendor_sim, ops, move |cfg| {
             cfg.app_data(state.clone())
                 .app_data(fcm.clone())
                 .configure(control::routes)
                 .configure(fcm::routes);
-        })
-        .map_err(|source| ListenError {
-            addr: settings.listen.vendor_sim.to_string(),
-            source,
         })?;
         Ok(Application {
             port,

@@ -31,12 +31,8 @@ impl<V: VendorApi> Application<V> {
         shutdown: Shutdown,
     ) -> Result<Self, ListenError> {
         let addr = settings.dispatch_listen(vendor);
-        let (listener, port) = ops::listen(addr)?;
         let ops = Ops::new(service);
-        let server = ops::serve(listener, ops.clone(), |_| {}).map_err(|source| ListenError {
-            addr: addr.to_string(),
-            source,
-        })?;
+        let (server, port) = ops::serve(addr, ops.clone(), |_| {})?;
         Ok(Application {
             vendor,
             port,

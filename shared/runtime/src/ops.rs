@@ -91,17 +91,6 @@ pub struct ListenError {
     pub source: std::io::Error,
 }
 
-/// Binds a service's HTTP listener; port 0 picks a free port (tests). Returns it with its port.
-pub fn listen(addr: std::net::SocketAddr) -> Result<(TcpListener, u16), ListenError> {
-    let err = |source| ListenError {
-        addr: addr.to_string(),
-        source,
-    };
-    let listener = TcpListener::bind(addr).map_err(err)?;
-    let port = listener.local_addr().map_err(err)?.port();
-    Ok((listener, port))
-}
-
 /// Mounts the ops routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
@@ -109,24 +98,36 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(metrics));
 }
 
-/// Serves the ops routes plus `extra` (a service's own API) on `listener`, one worker:
-/// pushmesh's HTTP traffic is light, its work happens on the broker side.
-pub fn serve<F>(listener: TcpListener, ops: Ops, extra: F) -> std::io::Result<Server>
+/// Binds `addr` (port 0 picks a free one) and serves the ops routes plus `extra` (a service's
+/// own API) there, one worker: pushmesh's HTTP traffic is light, its work is on the broker side.
+/// Returns the server, to run, and the port it got.
+pub fn serve<F>(
+    addr: std::net::SocketAddr,
+    ops: Ops,
+    extra: F,
+) -> Result<(Server, u16), ListenError>
 where
     F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
 {
+    let err = |source| ListenError {
+        addr: addr.to_string(),
+        source,
+    };
+    let listener = TcpListener::bind(addr).map_err(err)?;
+    let port = listener.local_addr().map_err(err)?.port();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(ops.clone()))
             .configure(routes)
             .configure(extra.clone())
     })
-    .listen(listener)?
+    .listen(listener)
+    .map_err(err)?
     .workers(1)
     .disable_signals()
     .shutdown_timeout(5)
     .run();
-    Ok(server)
+    Ok((server, port))
 }
 
 async fn healthz() -> HttpResponse {
