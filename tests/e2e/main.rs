@@ -5,6 +5,7 @@ mod api;
 mod bindings;
 mod crash;
 mod delivery;
+mod huawei;
 mod ops;
 mod presence;
 mod rejected;

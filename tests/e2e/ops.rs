@@ -42,7 +42,7 @@ async fn vendor_sim_refuses_an_assertion_it_cannot_verify() {
     let forged = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJ4IiwiYXVkIjoiaHR0cHM6Ly9vYXV0aDIuZ29vZ2xlYXBpcy5jb20vdG9rZW4iLCJzY29wZSI6Imh0dHBzOi8vd3d3Lmdvb2dsZWFwaXMuY29tL2F1dGgvZmlyZWJhc2UubWVzc2FnaW5nIiwiaWF0IjoxLCJleHAiOjQwMDAwMDAwMDB9.c2lnbmF0dXJl";
     let resp = mesh
         .http
-        .post(format!("{}/token", mesh.sim))
+        .post(format!("{}/fcm/token", mesh.sim))
         .form(&[
             ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
             ("assertion", forged),
@@ -57,7 +57,7 @@ async fn vendor_sim_refuses_an_assertion_it_cannot_verify() {
     let send = mesh
         .http
         .post(format!(
-            "{}/v1/projects/pushmesh-demo/messages:send",
+            "{}/fcm/v1/projects/pushmesh-demo/messages:send",
             mesh.sim
         ))
         .bearer_auth("ya29.made-up")

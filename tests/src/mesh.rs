@@ -62,7 +62,7 @@ ingest = "127.0.0.1:0"
 presence = "127.0.0.1:0"
 registry = "127.0.0.1:0"
 vendor_sim = "127.0.0.1:{sim_port}"
-dispatch = {{ fcm = "127.0.0.1:{fcm_port}" }}
+dispatch = {{ fcm = "127.0.0.1:{fcm_port}", huawei = "127.0.0.1:0" }}
 [dispatch]
 retry_tiers_s = [1, 2, 5, 10, 30, 60]
 backoff_base_ms = 500
@@ -72,14 +72,20 @@ fcm_public_key_file = "{fixtures}/fcm-demo-public.pem"
 [apps.demo.fcm]
 project_id = "pushmesh-demo"
 service_account_file = "{fixtures}/fcm-demo-service-account.json"
-base_url = "http://127.0.0.1:{sim_port}"
-token_url = "http://127.0.0.1:{sim_port}/token"
+base_url = "http://127.0.0.1:{sim_port}/fcm"
+token_url = "http://127.0.0.1:{sim_port}/fcm/token"
 quota_min_wait_s = 1
+[apps.demo.huawei]
+app_id = "10001"
+client_secret = "huawei-demo-secret"
+base_url = "http://127.0.0.1:{sim_port}/huawei"
+auth_url = "http://127.0.0.1:{sim_port}/huawei/oauth2/v3/token"
+max_tokens_per_request = 3
 [apps.other.fcm]
 project_id = "pushmesh-other"
 service_account_file = "{fixtures}/fcm-demo-service-account.json"
-base_url = "http://127.0.0.1:{sim_port}"
-token_url = "http://127.0.0.1:{sim_port}/token"
+base_url = "http://127.0.0.1:{sim_port}/fcm"
+token_url = "http://127.0.0.1:{sim_port}/fcm/token"
 {extra}
 "#,
         data = dir.display(),
@@ -145,6 +151,11 @@ impl Mesh {
             actix_rt::spawn(fcm.run_until_stopped());
             wait_ready(&http, fcm_port, "dispatch-fcm").await;
         }
+        let huawei = dispatch_huawei::build(settings.clone(), shutdown.clone())
+            .expect("dispatch-huawei starts");
+        let huawei_port = huawei.port();
+        actix_rt::spawn(huawei.run_until_stopped());
+        wait_ready(&http, huawei_port, "dispatch-huawei").await;
         for (port, what) in [
             (ingest_port, "ingest"),
             (presence_port, "presence"),
@@ -238,16 +249,25 @@ impl Mesh {
 
     /// Registers an FCM token for app `demo` and binds it to `user`; returns the push_id.
     pub async fn fcm_device(&self, token: &str, user: &str) -> String {
-        self.fcm_device_in(APP, token, user).await
+        self.device_in(APP, "fcm", token, user).await
     }
 
     /// Registers an FCM token for `app` and binds it to `user`; returns the push_id.
     pub async fn fcm_device_in(&self, app: &str, token: &str, user: &str) -> String {
+        self.device_in(app, "fcm", token, user).await
+    }
+
+    /// Registers a `vendor` token for app `demo` and binds it to `user`; returns the push_id.
+    pub async fn device(&self, vendor: &str, token: &str, user: &str) -> String {
+        self.device_in(APP, vendor, token, user).await
+    }
+
+    async fn device_in(&self, app: &str, vendor: &str, token: &str, user: &str) -> String {
         let (status, body) = self
             .api(
                 reqwest::Method::POST,
                 &format!("/v1/apps/{app}/devices"),
-                Some(json!({"vendor": "fcm", "token": token})),
+                Some(json!({"vendor": vendor, "token": token})),
             )
             .await;
         assert!(
@@ -357,6 +377,14 @@ impl Mesh {
             "vendor-sim {path}: {}",
             resp.status()
         );
+    }
+
+    /// Every send request vendor-sim received for `vendor`, oldest first.
+    pub async fn sim_requests(&self, vendor: &str) -> Vec<Value> {
+        self.sim_get(&format!("/sim/{vendor}/requests")).await["requests"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// FCM messages vendor-sim accepted for a device token.

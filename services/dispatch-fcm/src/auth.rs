@@ -3,8 +3,9 @@
 
 use crate::settings::ServiceAccount;
 use pushmesh_contract::now_ms;
+use pushmesh_dispatch::auth::{oauth_token, AuthError, TokenSource};
 use pushmesh_dispatch::token::TokenCache;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::time::Duration;
 
 const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
@@ -20,29 +21,6 @@ struct Claims<'a> {
     aud: &'a str,
     iat: u64,
     exp: u64,
-}
-
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    expires_in: u64,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    #[error("cannot sign the JWT assertion: {0}")]
-    Sign(String),
-    #[error("token endpoint unreachable: {0}")]
-    Http(String),
-    #[error("token endpoint answered {status}: {body}")]
-    Refused { status: u16, body: String },
-}
-
-impl AuthError {
-    /// A refusal with 4xx means the credentials are wrong: retrying will not fix it.
-    pub fn is_permanent(&self) -> bool {
-        matches!(self, AuthError::Refused { status, .. } if (400..500).contains(status) && *status != 429)
-    }
 }
 
 pub struct Auth {
@@ -71,15 +49,6 @@ impl Auth {
         })
     }
 
-    pub async fn access_token(&self) -> Result<String, AuthError> {
-        self.cache.get(|| self.fetch()).await
-    }
-
-    /// FCM said the token is no longer valid: the next call fetches a new one.
-    pub async fn invalidate(&self, token: &str) {
-        self.cache.invalidate(token).await;
-    }
-
     fn assertion(&self) -> Result<String, AuthError> {
         let iat = now_ms() / 1000;
         let claims = Claims {
@@ -101,23 +70,21 @@ impl Auth {
             ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
             ("assertion", assertion.as_str()),
         ];
-        let resp = self
-            .http
-            .post(&self.token_url)
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| AuthError::Http(e.to_string()))?;
-        let status = resp.status().as_u16();
-        if status != 200 {
-            let body = resp.text().await.unwrap_or_default();
-            return Err(AuthError::Refused { status, body });
-        }
-        let token: TokenResponse = resp
-            .json()
-            .await
-            .map_err(|e| AuthError::Http(e.to_string()))?;
-        tracing::info!(expires_in = token.expires_in, "FCM access token obtained");
-        Ok((token.access_token, Duration::from_secs(token.expires_in)))
+        let (token, lifetime) = oauth_token(&self.http, &self.token_url, &form).await?;
+        tracing::info!(
+            expires_in_s = lifetime.as_secs(),
+            "FCM access token obtained"
+        );
+        Ok((token, lifetime))
+    }
+}
+
+impl TokenSource for Auth {
+    async fn token(&self) -> Result<String, AuthError> {
+        self.cache.get(|| self.fetch()).await
+    }
+
+    async fn invalidate(&self, token: &str) {
+        self.cache.invalidate(token).await;
     }
 }

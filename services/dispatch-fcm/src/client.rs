@@ -6,8 +6,10 @@ use crate::response::{classify, Classified};
 use crate::settings::FcmSettings;
 use pushmesh_contract::stage::DevicePush;
 use pushmesh_contract::{now_ms, Vendor};
+use pushmesh_dispatch::auth::{send_authorized, Answer};
 use pushmesh_dispatch::retry::parse_retry_after;
 use pushmesh_dispatch::{Attempt, VendorApi};
+use std::time::Duration;
 
 pub struct FcmClient {
     settings: FcmSettings,
@@ -33,45 +35,37 @@ impl FcmClient {
 
     async fn send_one(&self, push: &DevicePush) -> Attempt {
         let body = request::body(push, &self.settings, now_ms());
-        // A stale OAuth token earns one refresh and one more try; a second 401 is a retry later.
-        for _ in 0..2 {
-            let token = match self.auth.access_token().await {
-                Ok(t) => t,
-                Err(e) if e.is_permanent() => {
-                    return Attempt::Rejected {
-                        detail: format!("FCM auth: {e}"),
-                    }
-                }
-                Err(e) => return Attempt::retry(format!("FCM auth: {e}")),
-            };
-            let resp = match self
+        let quota_wait = Duration::from_secs(self.settings.quota_min_wait_s);
+        let mut attempts = send_authorized("FCM", &self.auth, 1, |token| {
+            let request = self
                 .http
                 .post(&self.send_url)
-                .bearer_auth(&token)
-                .json(&body)
-                .send()
-                .await
-            {
-                Ok(r) => r,
-                Err(e) => return Attempt::retry(format!("FCM unreachable: {e}")),
-            };
-            let status = resp.status().as_u16();
-            let retry_after = parse_retry_after(
-                resp.headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok()),
-            );
-            let bytes = resp.bytes().await.unwrap_or_default();
-            let quota_wait = std::time::Duration::from_secs(self.settings.quota_min_wait_s);
-            match classify(status, retry_after, &bytes, quota_wait) {
-                Classified::Done(attempt) => return attempt,
-                Classified::AuthExpired => {
-                    tracing::info!("FCM refused the access token, refreshing it");
-                    self.auth.invalidate(&token).await;
+                .bearer_auth(token)
+                .json(&body);
+            async move {
+                let resp = match request.send().await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        return Answer::Done(vec![Attempt::retry(format!("FCM unreachable: {e}"))])
+                    }
+                };
+                let status = resp.status().as_u16();
+                let retry_after = parse_retry_after(
+                    resp.headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok()),
+                );
+                let bytes = resp.bytes().await.unwrap_or_default();
+                match classify(status, retry_after, &bytes, quota_wait) {
+                    Classified::Done(attempt) => Answer::Done(vec![attempt]),
+                    Classified::AuthExpired => Answer::AuthExpired,
                 }
             }
-        }
-        Attempt::retry("FCM refused a freshly obtained access token")
+        })
+        .await;
+        attempts
+            .pop()
+            .unwrap_or_else(|| Attempt::retry("no answer"))
     }
 }
 

@@ -1,5 +1,6 @@
 //! FCM settings of one app: `[apps.<app_id>.fcm]` in the pushmesh TOML file.
 
+use pushmesh_runtime::SettingsError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -68,28 +69,11 @@ fn default_token_uri() -> String {
     GOOGLE_TOKEN_URI.into()
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum FcmSettingsError {
-    #[error("setting `apps.{app}.fcm.service_account_file` ({path}): {reason}")]
-    ServiceAccount {
-        app: String,
-        path: String,
-        reason: String,
-    },
-    #[error("setting `apps.{app}.fcm.{key}`: {reason}")]
-    Invalid {
-        app: String,
-        key: &'static str,
-        reason: String,
-    },
-}
-
 impl FcmSettings {
-    pub fn validate(&self, app: &str) -> Result<(), FcmSettingsError> {
-        let invalid = |key, reason: &str| FcmSettingsError::Invalid {
-            app: app.to_owned(),
-            key,
-            reason: reason.to_owned(),
+    /// Errors name the key, e.g. `apps.demo.fcm.priority`.
+    pub fn validate(&self, app: &str) -> Result<(), SettingsError> {
+        let invalid = |key: &str, reason: &str| {
+            SettingsError::invalid(format!("apps.{app}.fcm.{key}"), reason)
         };
         if self.project_id.is_empty() {
             return Err(invalid("project_id", "must not be empty"));
@@ -116,12 +100,13 @@ impl FcmSettings {
         &self,
         app: &str,
         base: &Path,
-    ) -> Result<ServiceAccount, FcmSettingsError> {
+    ) -> Result<ServiceAccount, SettingsError> {
         let path = base.join(&self.service_account_file);
-        let err = |reason: String| FcmSettingsError::ServiceAccount {
-            app: app.to_owned(),
-            path: path.display().to_string(),
-            reason,
+        let err = |reason: String| {
+            SettingsError::invalid(
+                format!("apps.{app}.fcm.service_account_file"),
+                format!("{}: {reason}", path.display()),
+            )
         };
         let text = std::fs::read_to_string(&path).map_err(|e| err(e.to_string()))?;
         let account: ServiceAccount =

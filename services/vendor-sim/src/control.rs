@@ -21,10 +21,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Accepted messages only (status 200), oldest first, and how many access tokens were issued.
+/// Requests that delivered to at least one token, oldest first, and how many access tokens
+/// were issued.
 async fn messages(state: web::Data<SimState>, vendor: web::Path<String>) -> HttpResponse {
     state.with(&vendor, |v| {
-        let accepted: Vec<_> = v.requests.iter().filter(|r| r.status == 200).collect();
+        let accepted: Vec<_> = v
+            .requests
+            .iter()
+            .filter(|r| !r.accepted.is_empty())
+            .collect();
         HttpResponse::Ok().json(serde_json::json!({
             "messages": accepted,
             "tokens_issued": v.tokens_issued,
@@ -80,7 +85,7 @@ async fn expire_access_tokens(
     vendor: web::Path<String>,
 ) -> HttpResponse {
     state.with(&vendor, |v| {
-        v.access_tokens.values_mut().for_each(|exp| *exp = 0)
+        v.access_tokens.values_mut().for_each(|(exp, _)| *exp = 0)
     });
     HttpResponse::NoContent().finish()
 }

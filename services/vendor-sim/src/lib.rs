@@ -1,9 +1,11 @@
 //! vendor-sim: a faithful stand-in for the vendors' push APIs, for tests, the demo, benchmarks
 //! and staging. Each vendor lives in its own folder and enforces what that vendor documents
-//! (auth, request shape, error codes); `/sim/{vendor}/...` steers it and shows what it received.
+//! (auth, request shape, error codes) under `/<vendor>/...`, so a dispatcher's base URL is
+//! `http://<sim>/<vendor>`; `/sim/{vendor}/...` steers it and shows what it received.
 
 mod control;
 mod fcm;
+mod huawei;
 mod state;
 
 use actix_web::web;
@@ -50,6 +52,7 @@ impl Application {
             public_key,
             access_token_ttl_s: sim.access_token_ttl_s,
         });
+        let huawei = web::Data::new(huawei::HuaweiSim::from_settings(settings));
         let state = web::Data::new(SimState::default());
         let ops = Ops::new("vendor-sim");
         // The sim is always ready: it has no broker session.
@@ -58,7 +61,9 @@ impl Application {
             cfg.app_data(state.clone())
                 .app_data(fcm.clone())
                 .configure(control::routes)
-                .configure(fcm::routes);
+                .service(web::scope("/fcm").configure(fcm::routes))
+                .app_data(huawei.clone())
+                .service(web::scope("/huawei").configure(huawei::routes));
         })?;
         Ok(Application {
             port,
@@ -75,4 +80,14 @@ impl Application {
         let shutdown = self.shutdown.clone();
         pushmesh_runtime::service::run(self.server, shutdown.wait(), &self.shutdown).await
     }
+}
+
+/// The bearer token of a request, or "" when it has none.
+pub(crate) fn bearer(req: &actix_web::HttpRequest) -> String {
+    req.headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .to_owned()
 }

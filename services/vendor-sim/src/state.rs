@@ -11,6 +11,8 @@ pub struct Recorded {
     pub status: u16,
     /// The device token the request addressed (one entry per token for list APIs).
     pub tokens: Vec<String>,
+    /// The tokens the vendor accepted a push for (empty when the request was refused).
+    pub accepted: Vec<String>,
     pub body: serde_json::Value,
 }
 
@@ -34,8 +36,8 @@ pub struct VendorState {
     pub requests: Vec<Recorded>,
     pub dead_tokens: HashSet<String>,
     pub fault: Option<Fault>,
-    /// access token -> expiry (ms)
-    pub access_tokens: HashMap<String, u64>,
+    /// access token -> (expiry in ms, the account it was issued to)
+    pub access_tokens: HashMap<String, (u64, String)>,
     pub tokens_issued: u64,
     /// Added before every send answer: a slow vendor.
     pub latency_ms: u64,
@@ -60,10 +62,39 @@ impl VendorState {
         Some(fault.clone())
     }
 
-    pub fn token_valid(&self, token: &str, now_ms: u64) -> bool {
+    /// The account a live access token was issued to.
+    pub fn token_owner(&self, token: &str, now_ms: u64) -> Option<&str> {
         self.access_tokens
             .get(token)
-            .is_some_and(|exp| *exp > now_ms)
+            .filter(|(exp, _)| *exp > now_ms)
+            .map(|(_, owner)| owner.as_str())
+    }
+
+    /// Issues an access token to `owner`, valid for `ttl_s`.
+    pub fn issue_token(&mut self, owner: &str, ttl_s: u64, now_ms: u64) -> String {
+        let token = format!("sim-{}", uuid::Uuid::new_v4().simple());
+        self.access_tokens
+            .insert(token.clone(), (now_ms + ttl_s * 1000, owner.to_owned()));
+        self.tokens_issued += 1;
+        token
+    }
+
+    /// Records a send request and its answer.
+    pub fn record(
+        &mut self,
+        at_ms: u64,
+        status: u16,
+        tokens: Vec<String>,
+        accepted: Vec<String>,
+        body: serde_json::Value,
+    ) {
+        self.requests.push(Recorded {
+            at_ms,
+            status,
+            tokens,
+            accepted,
+            body,
+        });
     }
 }
 

@@ -6,10 +6,48 @@ use actix::Actor;
 use pushmesh_contract::Vendor;
 use pushmesh_runtime::amqp::{run_stage, supervise, topology};
 use pushmesh_runtime::ops::{self, ListenError, Ops};
-use pushmesh_runtime::{service, Settings, Shutdown};
+use pushmesh_runtime::{service, Settings, SettingsError, Shutdown};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("{0}")]
+    Http(String),
+    #[error(transparent)]
+    Listen(#[from] ListenError),
+}
+
+/// Builds a vendor's dispatcher: one client per app that has `[apps.<app>.<vendor>]`, made by
+/// `make` from its parsed settings `S` and the shared HTTP client.
+pub fn build<S, V, F>(
+    service: &'static str,
+    vendor: Vendor,
+    settings: Settings,
+    shutdown: Shutdown,
+    make: F,
+) -> Result<Application<V>, StartError>
+where
+    S: serde::de::DeserializeOwned,
+    V: VendorApi,
+    F: Fn(&str, S, reqwest::Client) -> Result<V, SettingsError>,
+{
+    let http = crate::support::http_client(&settings).map_err(StartError::Http)?;
+    let mut clients = HashMap::new();
+    for (app, app_settings) in settings.vendor_apps::<S>(vendor)? {
+        let client = make(&app, app_settings, http.clone())?;
+        clients.insert(app, client);
+    }
+    if clients.is_empty() {
+        tracing::warn!(%vendor, "no app has settings for this vendor: its pushes will be rejected");
+    }
+    Ok(Application::build(
+        service, vendor, settings, clients, shutdown,
+    )?)
+}
 
 pub struct Application<V: VendorApi> {
     vendor: Vendor,

@@ -6,12 +6,14 @@
 mod actor;
 mod app;
 pub mod attempt;
+pub mod auth;
 pub mod retry;
 mod stage;
+pub mod support;
 pub mod token;
 
 pub use actor::{SendRequest, VendorActor};
-pub use app::Application;
+pub use app::{build, Application, StartError};
 pub use attempt::Attempt;
 pub use stage::{DispatchHandler, DispatchMetrics};
 

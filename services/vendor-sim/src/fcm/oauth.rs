@@ -72,13 +72,8 @@ pub async fn token(
     if !claims.scope.split(' ').any(|s| SCOPES.contains(&s)) {
         return invalid_grant("Invalid JWT: scope does not allow Firebase Cloud Messaging");
     }
-    let access_token = format!("ya29.sim-{}", uuid::Uuid::new_v4().simple());
     let ttl = sim.access_token_ttl_s;
-    state.with(VENDOR, |v| {
-        v.access_tokens
-            .insert(access_token.clone(), now_ms() + ttl * 1000);
-        v.tokens_issued += 1;
-    });
+    let access_token = state.with(VENDOR, |v| v.issue_token(&claims.iss, ttl, now_ms()));
     HttpResponse::Ok().json(serde_json::json!({
         "access_token": access_token,
         "expires_in": ttl,

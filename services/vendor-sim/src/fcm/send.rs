@@ -1,7 +1,7 @@
 //! `POST /v1/projects/{project}/messages:send`.
 
 use super::{error, VENDOR};
-use crate::state::{Recorded, SimState};
+use crate::state::SimState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use pushmesh_contract::now_ms;
 use serde_json::Value;
@@ -21,13 +21,7 @@ pub async fn send(
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
     }
     let now = now_ms();
-    let bearer = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default()
-        .to_owned();
+    let bearer = crate::bearer(&req);
     let parsed: Result<Value, _> = serde_json::from_slice(&body);
     let token = parsed
         .as_ref()
@@ -37,7 +31,7 @@ pub async fn send(
         .to_owned();
 
     let (status, response) = state.with(VENDOR, |v| {
-        if !v.token_valid(&bearer, now) {
+        if v.token_owner(&bearer, now).is_none() {
             return (
                 401,
                 error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.", None),
@@ -75,13 +69,19 @@ pub async fn send(
         (200, HttpResponse::Ok().json(serde_json::json!({ "name": name })))
     });
 
+    let accepted = if status == 200 {
+        vec![token.clone()]
+    } else {
+        vec![]
+    };
     state.with(VENDOR, |v| {
-        v.requests.push(Recorded {
-            at_ms: now,
+        v.record(
+            now,
             status,
-            tokens: vec![token],
-            body: parsed.unwrap_or(Value::Null),
-        })
+            vec![token],
+            accepted,
+            parsed.unwrap_or(Value::Null),
+        )
     });
     response
 }

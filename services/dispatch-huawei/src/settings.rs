@@ -1,0 +1,73 @@
+//! Huawei Push Kit settings of one app: `[apps.<app_id>.huawei]`.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HuaweiSettings {
+    /// The app id from AppGallery Connect; also the OAuth client id.
+    pub app_id: String,
+    /// The app secret (OAuth client secret).
+    pub client_secret: String,
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+    #[serde(default = "default_auth_url")]
+    pub auth_url: String,
+    /// `android.urgency`: HIGH or NORMAL.
+    #[serde(default = "default_urgency")]
+    pub urgency: String,
+    /// `android.category` (self-classification), e.g. IM, VOIP, SUBSCRIPTION. IM by default:
+    /// communication messages are not subject to the marketing quota.
+    #[serde(default = "default_category")]
+    pub category: String,
+    /// Tokens per request; Huawei allows 1000.
+    #[serde(default = "default_max_tokens")]
+    pub max_tokens_per_request: usize,
+    #[serde(default)]
+    pub resources: BTreeMap<String, HuaweiResource>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HuaweiResource {
+    pub channel_id: Option<String>,
+    pub category: Option<String>,
+    pub importance: Option<String>,
+    pub sound: Option<String>,
+}
+
+fn default_base_url() -> String {
+    "https://push-api.cloud.huawei.com".into()
+}
+fn default_auth_url() -> String {
+    "https://oauth-login.cloud.huawei.com/oauth2/v3/token".into()
+}
+fn default_urgency() -> String {
+    "HIGH".into()
+}
+fn default_category() -> String {
+    "IM".into()
+}
+fn default_max_tokens() -> usize {
+    1000
+}
+
+impl HuaweiSettings {
+    /// Errors name the key below `apps.<app>.huawei`.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.app_id.is_empty() {
+            return Err(("app_id", "must not be empty".into()));
+        }
+        if self.client_secret.is_empty() {
+            return Err(("client_secret", "must not be empty".into()));
+        }
+        if !["HIGH", "NORMAL"].contains(&self.urgency.as_str()) {
+            return Err(("urgency", "must be HIGH or NORMAL".into()));
+        }
+        if !(1..=1000).contains(&self.max_tokens_per_request) {
+            return Err(("max_tokens_per_request", "must be 1 to 1000".into()));
+        }
+        Ok(())
+    }
+}

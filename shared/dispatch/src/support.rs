@@ -1,0 +1,65 @@
+//! Small rules several vendor modules share.
+
+use pushmesh_contract::stage::DevicePush;
+use pushmesh_runtime::Settings;
+use std::time::Duration;
+
+/// The pooled HTTP client every vendor client of a dispatcher shares: keep-alive connections
+/// (HTTP/2 where the vendor negotiates it), a timeout per request.
+pub fn http_client(settings: &Settings) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_millis(settings.dispatch.request_timeout_ms))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(settings.dispatch.concurrency)
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// Refuses a text longer than a vendor allows, counting characters (not bytes), with a detail
+/// that names the field. pushmesh never truncates: a cut could break a word or a UTF-8 sequence.
+pub fn check_chars(vendor: &str, field: &str, value: &str, max: usize) -> Result<(), String> {
+    let n = value.chars().count();
+    if n > max {
+        return Err(format!(
+            "{field} is {n} characters, {vendor} allows at most {max}"
+        ));
+    }
+    Ok(())
+}
+
+/// How long until the next midnight in China (UTC+8), when Xiaomi, OPPO and vivo reset daily
+/// quotas. Pushes refused for quota wait this long rather than fail.
+pub fn until_next_china_day(now_ms: u64) -> Duration {
+    const DAY_MS: u64 = 86_400_000;
+    const UTC8_MS: u64 = 8 * 3_600_000;
+    let into_day = (now_ms + UTC8_MS) % DAY_MS;
+    Duration::from_millis(DAY_MS - into_day)
+}
+
+/// Seconds of life a push has left, at least `min` (some vendors refuse shorter TTLs).
+pub fn ttl_s(push: &DevicePush, now_ms: u64, min: u64, max: u64) -> u64 {
+    push.expires_at_ms
+        .saturating_sub(now_ms)
+        .div_ceil(1000)
+        .clamp(min, max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn china_day_boundary() {
+        // 2026-01-01T15:59:59Z is 23:59:59 in Beijing: one second to go.
+        let t = 1_767_283_199_000;
+        assert_eq!(until_next_china_day(t), Duration::from_secs(1));
+        assert_eq!(until_next_china_day(t + 1_000), Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn chars_not_bytes() {
+        assert!(check_chars("vivo", "title", "日本語のタイトル", 8).is_ok());
+        let err = check_chars("vivo", "title", "日本語のタイトルです", 8).unwrap_err();
+        assert_eq!(err, "title is 10 characters, vivo allows at most 8");
+    }
+}
