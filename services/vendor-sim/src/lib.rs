@@ -7,6 +7,7 @@ mod control;
 mod fcm;
 mod huawei;
 mod state;
+mod xiaomi;
 
 use actix_web::web;
 use pushmesh_runtime::ops::{self, ListenError, Ops};
@@ -53,6 +54,7 @@ impl Application {
             access_token_ttl_s: sim.access_token_ttl_s,
         });
         let huawei = web::Data::new(huawei::HuaweiSim::from_settings(settings));
+        let xiaomi = web::Data::new(xiaomi::XiaomiSim::from_settings(settings));
         let state = web::Data::new(SimState::default());
         let ops = Ops::new("vendor-sim");
         // The sim is always ready: it has no broker session.
@@ -63,7 +65,9 @@ impl Application {
                 .configure(control::routes)
                 .service(web::scope("/fcm").configure(fcm::routes))
                 .app_data(huawei.clone())
-                .service(web::scope("/huawei").configure(huawei::routes));
+                .service(web::scope("/huawei").configure(huawei::routes))
+                .app_data(xiaomi.clone())
+                .service(web::scope("/xiaomi").configure(xiaomi::routes));
         })?;
         Ok(Application {
             port,

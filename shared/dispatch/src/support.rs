@@ -44,6 +44,17 @@ pub fn ttl_s(push: &DevicePush, now_ms: u64, min: u64, max: u64) -> u64 {
         .clamp(min, max)
 }
 
+/// Lower-case hex, as vendors' signature schemes want it.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

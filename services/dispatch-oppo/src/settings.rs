@@ -1,0 +1,86 @@
+//! OPPO Push settings of one app: `[apps.<app_id>.oppo]`.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OppoSettings {
+    pub app_key: String,
+    /// The MasterSecret (not the AppSecret): it signs the auth request.
+    pub master_secret: String,
+    /// `channel_id`: required for Android 8+; the channel registered for IM messages.
+    pub channel_id: String,
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+    /// `category`: IM by default (communication, not subject to the marketing quota).
+    #[serde(default = "default_category")]
+    pub category: String,
+    /// `notify_level`: 1 tray only, 2 tray and lock screen, 16 banner.
+    #[serde(default = "default_notify_level")]
+    pub notify_level: u32,
+    /// `style`: 1 standard (content ≤ 50 characters), 2 long text (content ≤ 128).
+    #[serde(default = "default_style")]
+    pub style: u32,
+    #[serde(default = "default_max_tokens")]
+    pub max_tokens_per_request: usize,
+    #[serde(default)]
+    pub resources: BTreeMap<String, OppoResource>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OppoResource {
+    pub channel_id: Option<String>,
+    pub category: Option<String>,
+    pub notify_level: Option<u32>,
+}
+
+fn default_base_url() -> String {
+    "https://api.push.oppomobile.com".into()
+}
+fn default_category() -> String {
+    "IM".into()
+}
+fn default_notify_level() -> u32 {
+    2
+}
+fn default_style() -> u32 {
+    2
+}
+fn default_max_tokens() -> usize {
+    1000
+}
+
+impl OppoSettings {
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        for (key, value) in [
+            ("app_key", &self.app_key),
+            ("master_secret", &self.master_secret),
+            ("channel_id", &self.channel_id),
+        ] {
+            if value.is_empty() {
+                return Err((key, "must not be empty".into()));
+            }
+        }
+        if ![1, 2].contains(&self.style) {
+            return Err(("style", "must be 1 (standard) or 2 (long text)".into()));
+        }
+        if ![1, 2, 16].contains(&self.notify_level) {
+            return Err(("notify_level", "must be 1, 2 or 16".into()));
+        }
+        if !(1..=1000).contains(&self.max_tokens_per_request) {
+            return Err(("max_tokens_per_request", "must be 1 to 1000".into()));
+        }
+        Ok(())
+    }
+
+    /// Content limit of the configured style.
+    pub fn max_content(&self) -> usize {
+        if self.style == 2 {
+            128
+        } else {
+            50
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! vivo Push settings of one app: `[apps.<app_id>.vivo]`.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VivoSettings {
+    /// vivo's numeric app id.
+    pub app_id: u64,
+    pub app_key: String,
+    pub app_secret: String,
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+    /// `classification`: 1 system message (IM; no 07:00-23:00 window, larger quota), 0 operational.
+    #[serde(default = "default_classification")]
+    pub classification: u8,
+    /// `category`, upper case; IM belongs to classification 1.
+    #[serde(default = "default_category")]
+    pub category: String,
+    /// `notifyType`: 1 none, 2 sound, 3 vibration, 4 both.
+    #[serde(default = "default_notify_type")]
+    pub notify_type: u8,
+    #[serde(default = "default_max_tokens")]
+    pub max_tokens_per_request: usize,
+    #[serde(default)]
+    pub resources: BTreeMap<String, VivoResource>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VivoResource {
+    pub category: Option<String>,
+    pub classification: Option<u8>,
+    pub notify_type: Option<u8>,
+}
+
+fn default_base_url() -> String {
+    "https://api-push.vivo.com.cn".into()
+}
+fn default_classification() -> u8 {
+    1
+}
+fn default_category() -> String {
+    "IM".into()
+}
+fn default_notify_type() -> u8 {
+    4
+}
+fn default_max_tokens() -> usize {
+    1000
+}
+
+impl VivoSettings {
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        for (key, value) in [("app_key", &self.app_key), ("app_secret", &self.app_secret)] {
+            if value.is_empty() {
+                return Err((key, "must not be empty".into()));
+            }
+        }
+        if self.classification > 1 {
+            return Err((
+                "classification",
+                "must be 0 (operational) or 1 (system)".into(),
+            ));
+        }
+        if !(1..=4).contains(&self.notify_type) {
+            return Err(("notify_type", "must be 1 to 4".into()));
+        }
+        if !(1..=1000).contains(&self.max_tokens_per_request) {
+            return Err(("max_tokens_per_request", "must be 1 to 1000".into()));
+        }
+        Ok(())
+    }
+}
