@@ -62,7 +62,7 @@ ingest = "127.0.0.1:0"
 presence = "127.0.0.1:0"
 registry = "127.0.0.1:0"
 vendor_sim = "127.0.0.1:{sim_port}"
-dispatch = {{ fcm = "127.0.0.1:{fcm_port}", huawei = "127.0.0.1:0" }}
+dispatch = {{ fcm = "127.0.0.1:{fcm_port}", huawei = "127.0.0.1:0", xiaomi = "127.0.0.1:0", oppo = "127.0.0.1:0", vivo = "127.0.0.1:0", honor = "127.0.0.1:0" }}
 [dispatch]
 retry_tiers_s = [1, 2, 5, 10, 30, 60]
 backoff_base_ms = 500
@@ -81,6 +81,31 @@ client_secret = "huawei-demo-secret"
 base_url = "http://127.0.0.1:{sim_port}/huawei"
 auth_url = "http://127.0.0.1:{sim_port}/huawei/oauth2/v3/token"
 max_tokens_per_request = 3
+[apps.demo.xiaomi]
+app_secret = "xiaomi-demo-secret"
+package = "com.example.im"
+channel_id = "im-private"
+base_url = "http://127.0.0.1:{sim_port}/xiaomi"
+max_tokens_per_request = 3
+[apps.demo.oppo]
+app_key = "oppo-demo-key"
+master_secret = "oppo-demo-master-secret"
+channel_id = "im"
+base_url = "http://127.0.0.1:{sim_port}/oppo"
+max_tokens_per_request = 3
+[apps.demo.vivo]
+app_id = 10004
+app_key = "vivo-demo-key"
+app_secret = "vivo-demo-secret"
+base_url = "http://127.0.0.1:{sim_port}/vivo"
+max_tokens_per_request = 3
+[apps.demo.honor]
+app_id = "10005"
+client_id = "honor-demo-client"
+client_secret = "honor-demo-secret"
+base_url = "http://127.0.0.1:{sim_port}/honor"
+auth_url = "http://127.0.0.1:{sim_port}/honor/auth/token"
+max_tokens_per_request = 3
 [apps.other.fcm]
 project_id = "pushmesh-other"
 service_account_file = "{fixtures}/fcm-demo-service-account.json"
@@ -92,6 +117,16 @@ token_url = "http://127.0.0.1:{sim_port}/fcm/token"
         url = vhost.amqp_url(),
         fixtures = fixtures.display(),
     )
+}
+
+/// Runs a dispatcher in this test's actix system; returns its port.
+fn spawn<V: pushmesh_dispatch::VendorApi>(
+    app: Result<pushmesh_dispatch::Application<V>, pushmesh_dispatch::StartError>,
+) -> u16 {
+    let app = app.expect("the dispatcher starts");
+    let port = app.port();
+    actix_rt::spawn(app.run_until_stopped());
+    port
 }
 
 fn free_port() -> u16 {
@@ -151,11 +186,16 @@ impl Mesh {
             actix_rt::spawn(fcm.run_until_stopped());
             wait_ready(&http, fcm_port, "dispatch-fcm").await;
         }
-        let huawei = dispatch_huawei::build(settings.clone(), shutdown.clone())
-            .expect("dispatch-huawei starts");
-        let huawei_port = huawei.port();
-        actix_rt::spawn(huawei.run_until_stopped());
-        wait_ready(&http, huawei_port, "dispatch-huawei").await;
+        let dispatchers = [
+            spawn(dispatch_huawei::build(settings.clone(), shutdown.clone())),
+            spawn(dispatch_xiaomi::build(settings.clone(), shutdown.clone())),
+            spawn(dispatch_oppo::build(settings.clone(), shutdown.clone())),
+            spawn(dispatch_vivo::build(settings.clone(), shutdown.clone())),
+            spawn(dispatch_honor::build(settings.clone(), shutdown.clone())),
+        ];
+        for port in dispatchers {
+            wait_ready(&http, port, "a dispatcher").await;
+        }
         for (port, what) in [
             (ingest_port, "ingest"),
             (presence_port, "presence"),
@@ -394,6 +434,15 @@ impl Mesh {
             .into_iter()
             .filter(|m| m["tokens"][0] == token)
             .collect()
+    }
+
+    /// Takes one message out of a queue of this vhost: its raw body.
+    pub async fn take_one(&self, queue: &str) -> Option<Vec<u8>> {
+        self.channel
+            .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+            .await
+            .expect("basic.get")
+            .map(|m| m.delivery.data.clone())
     }
 
     /// Takes everything in `pushmesh.rejected`: (reason header, body).

@@ -5,8 +5,11 @@
 
 mod control;
 mod fcm;
+mod honor;
 mod huawei;
+mod oppo;
 mod state;
+mod vivo;
 mod xiaomi;
 
 use actix_web::web;
@@ -55,6 +58,9 @@ impl Application {
         });
         let huawei = web::Data::new(huawei::HuaweiSim::from_settings(settings));
         let xiaomi = web::Data::new(xiaomi::XiaomiSim::from_settings(settings));
+        let oppo = web::Data::new(oppo::OppoSim::from_settings(settings));
+        let vivo = web::Data::new(vivo::VivoSim::from_settings(settings));
+        let honor = web::Data::new(honor::HonorSim::from_settings(settings));
         let state = web::Data::new(SimState::default());
         let ops = Ops::new("vendor-sim");
         // The sim is always ready: it has no broker session.
@@ -67,7 +73,13 @@ impl Application {
                 .app_data(huawei.clone())
                 .service(web::scope("/huawei").configure(huawei::routes))
                 .app_data(xiaomi.clone())
-                .service(web::scope("/xiaomi").configure(xiaomi::routes));
+                .service(web::scope("/xiaomi").configure(xiaomi::routes))
+                .app_data(oppo.clone())
+                .service(web::scope("/oppo").configure(oppo::routes))
+                .app_data(vivo.clone())
+                .service(web::scope("/vivo").configure(vivo::routes))
+                .app_data(honor.clone())
+                .service(web::scope("/honor").configure(honor::routes));
         })?;
         Ok(Application {
             port,

@@ -41,6 +41,10 @@ pub struct VendorState {
     pub tokens_issued: u64,
     /// Added before every send answer: a slow vendor.
     pub latency_ms: u64,
+    /// Request ids seen (vivo's `requestId`): a repeat is answered but not delivered again.
+    pub request_ids: HashSet<String>,
+    /// Message bodies stored for a later list push (vivo's `saveListPayload`), by task id.
+    pub stored: HashMap<String, serde_json::Value>,
 }
 
 impl VendorState {

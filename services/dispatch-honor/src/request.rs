@@ -1,0 +1,45 @@
+//! Honor's `sendMessage` body for pushes of one message to up to 1000 tokens.
+
+use crate::settings::HonorSettings;
+use pushmesh_contract::stage::DevicePush;
+use pushmesh_dispatch::support::ttl_s;
+use serde_json::{json, Value};
+
+pub const MAX_BODY_BYTES: usize = 4096;
+const MAX_TTL_S: u64 = 15 * 86_400;
+
+pub fn body(pushes: &[DevicePush], s: &HonorSettings, now_ms: u64) -> Result<Value, String> {
+    let first = &pushes[0];
+    let n = &first.notification;
+    let r = n
+        .resources_id
+        .as_ref()
+        .and_then(|id| s.resources.get(id))
+        .cloned()
+        .unwrap_or_default();
+    let mut body = json!({
+        "android": {
+            "ttl": format!("{}s", ttl_s(first, now_ms, 1, MAX_TTL_S)),
+            "biTag": first.message_id,
+            "targetUserType": 0,
+            "notification": {
+                "title": n.title,
+                "body": n.content,
+                // 3: open the app.
+                "clickAction": {"type": 3},
+                "importance": r.importance.as_deref().unwrap_or(&s.importance),
+            },
+        },
+    });
+    if let Some(payload) = &n.payload {
+        body["data"] = json!(json!({ "payload": payload }).to_string());
+    }
+    let size = body.to_string().len();
+    if size > MAX_BODY_BYTES {
+        return Err(format!(
+            "the message is {size} bytes, Honor allows {MAX_BODY_BYTES} (tokens excluded)"
+        ));
+    }
+    body["token"] = json!(pushes.iter().map(|p| p.token.as_str()).collect::<Vec<_>>());
+    Ok(body)
+}

@@ -1,0 +1,65 @@
+//! Honor Push settings of one app: `[apps.<app_id>.honor]`.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HonorSettings {
+    /// The app id from Honor's developer console (in the send path).
+    pub app_id: String,
+    /// OAuth client id and secret of the app.
+    pub client_id: String,
+    pub client_secret: String,
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+    #[serde(default = "default_auth_url")]
+    pub auth_url: String,
+    /// `android.notification.importance`: NORMAL (IM) or LOW.
+    #[serde(default = "default_importance")]
+    pub importance: String,
+    #[serde(default = "default_max_tokens")]
+    pub max_tokens_per_request: usize,
+    #[serde(default)]
+    pub resources: BTreeMap<String, HonorResource>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HonorResource {
+    pub importance: Option<String>,
+}
+
+fn default_base_url() -> String {
+    "https://push-api.cloud.honor.com".into()
+}
+fn default_auth_url() -> String {
+    "https://iam.developer.honor.com/auth/token".into()
+}
+fn default_importance() -> String {
+    "NORMAL".into()
+}
+fn default_max_tokens() -> usize {
+    1000
+}
+
+impl HonorSettings {
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        for (key, value) in [
+            ("app_id", &self.app_id),
+            ("client_id", &self.client_id),
+            ("client_secret", &self.client_secret),
+        ] {
+            if value.is_empty() {
+                return Err((key, "must not be empty".into()));
+            }
+        }
+        if !["NORMAL", "LOW"].contains(&self.importance.as_str()) {
+            return Err(("importance", "must be NORMAL or LOW".into()));
+        }
+        if !(1..=1000).contains(&self.max_tokens_per_request) {
+            return Err(("max_tokens_per_request", "must be 1 to 1000".into()));
+        }
+        Ok(())
+    }
+}
