@@ -2,6 +2,7 @@
 //! One test binary (one link step); each test has its own vhost, folder and ports.
 
 mod api;
+mod apns;
 mod bindings;
 mod crash;
 mod delivery;

@@ -393,3 +393,73 @@ async fn vivo_request_ids_are_stable_per_push() {
     assert_eq!(ids[0], ids[1], "the retry repeats the requestId");
     assert_ne!(ids[1], ids[2], "another message, another requestId");
 }
+
+/// One group message whose members have devices on all seven vendors: each vendor receives
+/// exactly its devices, once.
+#[actix_rt::test]
+async fn one_group_message_reaches_every_vendor_with_exactly_its_devices() {
+    let mesh = Mesh::start().await;
+    let apns_token = |n: u32| format!("{n:064x}");
+    let mut expected: Vec<(&str, String, String)> = Vec::new(); // (vendor, token, user)
+    for (i, vendor) in ["fcm", "apns", "huawei", "xiaomi", "oppo", "vivo", "honor"]
+        .into_iter()
+        .enumerate()
+    {
+        for j in 0..4 {
+            let user = format!("{vendor}-user-{j}");
+            let token = if vendor == "apns" {
+                apns_token((i * 10 + j) as u32 + 1)
+            } else {
+                format!("{vendor}-tok-{j}")
+            };
+            mesh.device(vendor, &token, &user).await;
+            expected.push((vendor, token, user));
+        }
+    }
+    // One member with a phone and a tablet on different vendors.
+    mesh.device("huawei", "huawei-tablet", "fcm-user-0").await;
+    expected.push(("huawei", "huawei-tablet".into(), "fcm-user-0".into()));
+    let mut members: Vec<String> = expected.iter().map(|(_, _, u)| u.clone()).collect();
+    members.dedup();
+    mesh.publish("im.message", json!({
+        "app_id": "demo", "message_id": "all", "conversation_type": "group", "conversation_id": "g",
+        "sender_id": "sender", "recipients": members, "push": {"title": "all", "content": "vendors", "payload": "p"}
+    }))
+    .await;
+    wait_for(
+        "a delivered outcome per device",
+        Duration::from_secs(60),
+        || async {
+            let n = mesh
+                .outcomes()
+                .iter()
+                .filter(|o| o.message_id == "all" && o.status == OutcomeStatus::Delivered)
+                .count();
+            (n == expected.len()).then_some(())
+        },
+    )
+    .await;
+    for vendor in ["fcm", "apns", "huawei", "xiaomi", "oppo", "vivo", "honor"] {
+        let mut got: Vec<String> = mesh
+            .sim_messages(vendor)
+            .await
+            .iter()
+            .flat_map(|r| {
+                r["accepted"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(s)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        got.sort();
+        let mut want: Vec<String> = expected
+            .iter()
+            .filter(|(v, _, _)| *v == vendor)
+            .map(|(_, t, _)| t.clone())
+            .collect();
+        want.sort();
+        assert_eq!(got, want, "{vendor} received exactly its devices, once");
+    }
+}

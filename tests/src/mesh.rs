@@ -42,8 +42,7 @@ const APP: &str = "demo";
 fn settings_toml(
     vhost: &Vhost,
     dir: &std::path::Path,
-    sim_port: u16,
-    fcm_port: u16,
+    (sim_port, apns_port, fcm_port): (u16, u16, u16),
     extra: &str,
 ) -> String {
     let fixtures = repo_root().join("fixtures");
@@ -62,13 +61,15 @@ ingest = "127.0.0.1:0"
 presence = "127.0.0.1:0"
 registry = "127.0.0.1:0"
 vendor_sim = "127.0.0.1:{sim_port}"
-dispatch = {{ fcm = "127.0.0.1:{fcm_port}", huawei = "127.0.0.1:0", xiaomi = "127.0.0.1:0", oppo = "127.0.0.1:0", vivo = "127.0.0.1:0", honor = "127.0.0.1:0" }}
+vendor_sim_apns = "127.0.0.1:{apns_port}"
+dispatch = {{ fcm = "127.0.0.1:{fcm_port}", huawei = "127.0.0.1:0", xiaomi = "127.0.0.1:0", oppo = "127.0.0.1:0", vivo = "127.0.0.1:0", honor = "127.0.0.1:0", apns = "127.0.0.1:0" }}
 [dispatch]
 retry_tiers_s = [1, 2, 5, 10, 30, 60]
 backoff_base_ms = 500
 max_attempts = 5
 [vendor_sim]
 fcm_public_key_file = "{fixtures}/fcm-demo-public.pem"
+apns_public_key_file = "{fixtures}/apns-demo-public.pem"
 [apps.demo.fcm]
 project_id = "pushmesh-demo"
 service_account_file = "{fixtures}/fcm-demo-service-account.json"
@@ -106,6 +107,12 @@ client_secret = "honor-demo-secret"
 base_url = "http://127.0.0.1:{sim_port}/honor"
 auth_url = "http://127.0.0.1:{sim_port}/honor/auth/token"
 max_tokens_per_request = 3
+[apps.demo.apns]
+team_id = "TEAMDEMO01"
+key_id = "KEYDEMO001"
+key_file = "{fixtures}/apns-demo-key.p8"
+topic = "com.example.im"
+base_url = "http://127.0.0.1:{apns_port}"
 [apps.other.fcm]
 project_id = "pushmesh-other"
 service_account_file = "{fixtures}/fcm-demo-service-account.json"
@@ -161,8 +168,9 @@ impl Mesh {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let http = reqwest::Client::new();
         let shutdown = Shutdown::new();
-        let (sim_port, fcm_port) = (free_port(), free_port());
-        let toml = settings_toml(&vhost, dir.path(), sim_port, fcm_port, &opts.extra_toml);
+        let ports = (free_port(), free_port(), free_port());
+        let sim_port = ports.0;
+        let toml = settings_toml(&vhost, dir.path(), ports, &opts.extra_toml);
         let settings = Settings::from_toml(&toml).expect("test settings are valid");
 
         let sim =
@@ -184,7 +192,7 @@ impl Mesh {
             let fcm = dispatch_fcm::build(settings.clone(), dir.path(), shutdown.clone())
                 .expect("dispatch-fcm starts");
             actix_rt::spawn(fcm.run_until_stopped());
-            wait_ready(&http, fcm_port, "dispatch-fcm").await;
+            wait_ready(&http, ports.2, "dispatch-fcm").await;
         }
         let dispatchers = [
             spawn(dispatch_huawei::build(settings.clone(), shutdown.clone())),
@@ -192,6 +200,11 @@ impl Mesh {
             spawn(dispatch_oppo::build(settings.clone(), shutdown.clone())),
             spawn(dispatch_vivo::build(settings.clone(), shutdown.clone())),
             spawn(dispatch_honor::build(settings.clone(), shutdown.clone())),
+            spawn(dispatch_apns::build(
+                settings.clone(),
+                dir.path(),
+                shutdown.clone(),
+            )),
         ];
         for port in dispatchers {
             wait_ready(&http, port, "a dispatcher").await;

@@ -33,6 +33,7 @@ async fn messages(state: web::Data<SimState>, vendor: web::Path<String>) -> Http
         HttpResponse::Ok().json(serde_json::json!({
             "messages": accepted,
             "tokens_issued": v.tokens_issued,
+            "connections": v.connections,
         }))
     })
 }

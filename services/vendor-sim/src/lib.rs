@@ -3,6 +3,7 @@
 //! (auth, request shape, error codes) under `/<vendor>/...`, so a dispatcher's base URL is
 //! `http://<sim>/<vendor>`; `/sim/{vendor}/...` steers it and shows what it received.
 
+mod apns;
 mod control;
 mod fcm;
 mod honor;
@@ -16,6 +17,7 @@ use actix_web::web;
 use pushmesh_runtime::ops::{self, ListenError, Ops};
 use pushmesh_runtime::{Settings, SettingsError, Shutdown};
 use state::SimState;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -27,35 +29,49 @@ pub enum StartError {
 
 pub struct Application {
     port: u16,
+    apns_port: u16,
     server: actix_web::dev::Server,
+    apns: (std::net::TcpListener, Arc<apns::ApnsSim>),
+    state: web::Data<SimState>,
     shutdown: Shutdown,
 }
 
+/// Reads a PEM public key named by a setting; `decode` says what kind it must be.
+fn public_key(
+    key: &str,
+    path: &Option<std::path::PathBuf>,
+    decode: fn(&[u8]) -> jsonwebtoken::errors::Result<jsonwebtoken::DecodingKey>,
+) -> Result<Option<jsonwebtoken::DecodingKey>, SettingsError> {
+    let Some(path) = path else { return Ok(None) };
+    let pem = std::fs::read(path)
+        .map_err(|e| SettingsError::invalid(key, format!("{}: {e}", path.display())))?;
+    decode(&pem).map(Some).map_err(|e| {
+        SettingsError::invalid(
+            key,
+            format!("{}: not the expected public key: {e}", path.display()),
+        )
+    })
+}
+
 impl Application {
-    /// Binds `listen.vendor_sim` (port 0 picks a free one) and loads the keys it verifies with.
+    /// Binds `listen.vendor_sim` and `listen.vendor_sim_apns` (port 0 picks a free one) and
+    /// loads the keys it verifies with.
     pub fn build(settings: &Settings, shutdown: Shutdown) -> Result<Self, StartError> {
         let sim = &settings.vendor_sim;
-        let public_key = match &sim.fcm_public_key_file {
-            None => None,
-            Some(path) => {
-                let pem = std::fs::read(path).map_err(|e| {
-                    SettingsError::invalid(
-                        "vendor_sim.fcm_public_key_file",
-                        format!("{}: {e}", path.display()),
-                    )
-                })?;
-                Some(jsonwebtoken::DecodingKey::from_rsa_pem(&pem).map_err(|e| {
-                    SettingsError::invalid(
-                        "vendor_sim.fcm_public_key_file",
-                        format!("not an RSA public key: {e}"),
-                    )
-                })?)
-            }
-        };
         let fcm = web::Data::new(fcm::FcmSim {
-            public_key,
+            public_key: public_key(
+                "vendor_sim.fcm_public_key_file",
+                &sim.fcm_public_key_file,
+                jsonwebtoken::DecodingKey::from_rsa_pem,
+            )?,
             access_token_ttl_s: sim.access_token_ttl_s,
         });
+        let apns_key = public_key(
+            "vendor_sim.apns_public_key_file",
+            &sim.apns_public_key_file,
+            jsonwebtoken::DecodingKey::from_ec_pem,
+        )?;
+        let apns = Arc::new(apns::ApnsSim::new(settings, apns_key));
         let huawei = web::Data::new(huawei::HuaweiSim::from_settings(settings));
         let xiaomi = web::Data::new(xiaomi::XiaomiSim::from_settings(settings));
         let oppo = web::Data::new(oppo::OppoSim::from_settings(settings));
@@ -65,10 +81,11 @@ impl Application {
         let ops = Ops::new("vendor-sim");
         // The sim is always ready: it has no broker session.
         ops.health.set_ready(true);
+        let shared = state.clone();
         let (server, port) = ops::serve(settings.listen.vendor_sim, ops, move |cfg| {
-            cfg.app_data(state.clone())
-                .app_data(fcm.clone())
+            cfg.app_data(shared.clone())
                 .configure(control::routes)
+                .app_data(fcm.clone())
                 .service(web::scope("/fcm").configure(fcm::routes))
                 .app_data(huawei.clone())
                 .service(web::scope("/huawei").configure(huawei::routes))
@@ -81,9 +98,19 @@ impl Application {
                 .app_data(honor.clone())
                 .service(web::scope("/honor").configure(honor::routes));
         })?;
+        let addr = settings.listen.vendor_sim_apns;
+        let err = |source| ListenError {
+            addr: addr.to_string(),
+            source,
+        };
+        let apns_listener = std::net::TcpListener::bind(addr).map_err(err)?;
+        let apns_port = apns_listener.local_addr().map_err(err)?.port();
         Ok(Application {
             port,
+            apns_port,
             server,
+            apns: (apns_listener, apns),
+            state,
             shutdown,
         })
     }
@@ -92,9 +119,24 @@ impl Application {
         self.port
     }
 
+    /// The HTTP/2 port of the APNs stand-in.
+    pub fn apns_port(&self) -> u16 {
+        self.apns_port
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let shutdown = self.shutdown.clone();
-        pushmesh_runtime::service::run(self.server, shutdown.wait(), &self.shutdown).await
+        let Application {
+            server,
+            apns: (listener, apns),
+            state,
+            shutdown,
+            ..
+        } = self;
+        let apns_server = apns::serve(listener, apns, state.into_inner(), shutdown.clone());
+        let work = async {
+            tokio::join!(apns_server, shutdown.wait());
+        };
+        pushmesh_runtime::service::run(server, work, &shutdown).await
     }
 }
 

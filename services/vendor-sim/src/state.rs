@@ -41,6 +41,8 @@ pub struct VendorState {
     pub tokens_issued: u64,
     /// Added before every send answer: a slow vendor.
     pub latency_ms: u64,
+    /// Connections accepted (the APNs stand-in counts them: APNs treats churn as abuse).
+    pub connections: u64,
     /// Request ids seen (vivo's `requestId`): a repeat is answered but not delivered again.
     pub request_ids: HashSet<String>,
     /// Message bodies stored for a later list push (vivo's `saveListPayload`), by task id.

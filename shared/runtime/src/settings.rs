@@ -94,6 +94,9 @@ pub struct ListenSettings {
     pub registry: SocketAddr,
     #[serde(default = "defaults::vendor_sim_addr")]
     pub vendor_sim: SocketAddr,
+    /// vendor-sim's APNs stand-in: HTTP/2 (cleartext, prior knowledge), as APNs is HTTP/2 only.
+    #[serde(default = "defaults::vendor_sim_apns_addr")]
+    pub vendor_sim_apns: SocketAddr,
     /// Per vendor name; a vendor not listed listens on 127.0.0.1:9110 + its index.
     #[serde(default)]
     pub dispatch: BTreeMap<String, SocketAddr>,
@@ -167,6 +170,9 @@ pub struct VendorSimSettings {
     /// PEM public key of the service account whose JWT assertions the FCM token endpoint accepts.
     #[serde(default)]
     pub fcm_public_key_file: Option<PathBuf>,
+    /// PEM public key of the .p8 key whose provider tokens the APNs stand-in accepts.
+    #[serde(default)]
+    pub apns_public_key_file: Option<PathBuf>,
     /// Lifetime of the access tokens it issues.
     #[serde(default = "defaults::access_token_ttl_s")]
     pub access_token_ttl_s: u64,
@@ -206,6 +212,9 @@ mod defaults {
     }
     pub fn vendor_sim_addr() -> SocketAddr {
         addr(9200)
+    }
+    pub fn vendor_sim_apns_addr() -> SocketAddr {
+        addr(9201)
     }
     pub fn dedup_window_s() -> u64 {
         24 * 3600
@@ -277,8 +286,13 @@ impl Settings {
         // Relative paths in the file are relative to the file, wherever the service starts.
         let dir = config_dir();
         settings.data_dir = dir.join(&settings.data_dir);
-        if let Some(key) = &settings.vendor_sim.fcm_public_key_file {
-            settings.vendor_sim.fcm_public_key_file = Some(dir.join(key));
+        for key in [
+            &mut settings.vendor_sim.fcm_public_key_file,
+            &mut settings.vendor_sim.apns_public_key_file,
+        ] {
+            if let Some(path) = key.as_mut() {
+                *path = dir.join(&*path);
+            }
         }
         Ok(settings)
     }
