@@ -5,7 +5,9 @@ COPY . .
 RUN cargo build --release --workspace --bins \
  && mkdir /out \
  && cp target/release/ingest target/release/presence target/release/registry \
-       target/release/dispatch-fcm target/release/vendor-sim target/release/pushmesh-cli /out/
+       target/release/dispatch-fcm target/release/dispatch-apns target/release/dispatch-huawei \
+       target/release/dispatch-xiaomi target/release/dispatch-oppo target/release/dispatch-vivo \
+       target/release/dispatch-honor target/release/vendor-sim target/release/pushmesh-cli /out/
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \

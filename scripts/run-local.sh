@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole mesh on this machine: RabbitMQ (started, or installed, if needed), vendor-sim,
-# ingest, presence, registry and dispatch-fcm; registers a device, publishes a message, and
+# ingest, presence, registry and a dispatcher per vendor (FCM, APNs, Huawei, Xiaomi, OPPO,
+# vivo, Honor; every vendor API is vendor-sim); registers a device, publishes a message, and
 # prints the push as vendor-sim received it. The mesh keeps running until Ctrl-C
 # (or pass --exit to stop after the demo).
 set -euo pipefail
@@ -20,18 +21,19 @@ pids=()
 stop() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap stop EXIT INT TERM
 
-for svc in vendor-sim ingest presence registry dispatch-fcm; do
+dispatchers="dispatch-fcm dispatch-apns dispatch-huawei dispatch-xiaomi dispatch-oppo dispatch-vivo dispatch-honor"
+for svc in vendor-sim ingest presence registry $dispatchers; do
   "$bin/$svc" >".run/logs/$svc.log" 2>&1 &
   pids+=($!)
 done
-for port in 9200 9101 9102 9103 9110; do
+for port in 9200 9101 9102 9103 9110 9111 9112 9113 9114 9115 9116; do
   for _ in $(seq 1 100); do
     curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break
     sleep 0.1
   done
   curl -fs "http://127.0.0.1:$port/readyz" >/dev/null || { echo "service on :$port is not ready: see .run/logs"; exit 1; }
 done
-echo "mesh is up: ingest :9101, presence :9102, registry :9103, dispatch-fcm :9110, vendor-sim :9200"
+echo "mesh is up: ingest :9101, presence :9102, registry :9103, dispatchers :9110-9116, vendor-sim :9200 (APNs :9201)"
 
 token="demo-fcm-token-$RANDOM"
 push_id=$(curl -fs -X POST http://127.0.0.1:9103/v1/apps/demo/devices \

@@ -3,6 +3,7 @@
 use crate::settings::ApnsSettings;
 use md5::{Digest, Md5};
 use pushmesh_contract::stage::DevicePush;
+use pushmesh_dispatch::support::hex;
 use serde_json::{json, Value};
 
 /// APNs' limit for a regular (non-VoIP) notification.
@@ -16,8 +17,7 @@ pub struct Request {
 
 /// `apns-id`, derived from (message_id, push_id): a resent push carries the same id.
 pub fn apns_id(push: &DevicePush) -> String {
-    let d = Md5::digest(format!("{}\0{}", push.message_id, push.push_id));
-    let h: String = d.iter().map(|b| format!("{b:02x}")).collect();
+    let h = hex(&Md5::digest(format!("{}\0{}", push.message_id, push.push_id)));
     format!(
         "{}-{}-{}-{}-{}",
         &h[0..8],
