@@ -346,29 +346,87 @@ vendor_tests!(
     [shape_and_batching, partial_batch, retry_later, auth_renewal]
 );
 
-/// Huawei's and Honor's `data` is a string: quotes are escaped twice on the way in, so a payload
-/// within ingest's limit can be over the vendor's 4096 bytes. Refused before sending.
+/// Control characters are escaped as `\u00XX` (six bytes for one), and Huawei's and Honor's
+/// `data` string escapes them twice: a payload within ingest's byte limit can be over a vendor's
+/// 4096 bytes. FCM's stand-in refuses it (INVALID_ARGUMENT "Message is too big"); the APNs,
+/// Huawei and Honor clients refuse it before sending. Either way the outcome says why.
 #[actix_rt::test]
-async fn string_data_over_4096_bytes_is_rejected_before_sending() {
+async fn a_payload_over_the_vendor_limit_after_escaping_is_rejected() {
     let mesh = Mesh::start().await;
+    mesh.fcm_device("fcm-bob", "bob").await;
+    mesh.device("apns", &format!("{:064x}", 1), "bob").await;
     devices(&mesh, &HUAWEI, &["bob"]).await;
     devices(&mesh, &HONOR, &["bob"]).await;
-    group(&mesh, "big", &["bob"], "t", &"\"".repeat(1500)).await;
-    wait_for("two rejected outcomes", Duration::from_secs(30), || async {
-        let rejected: Vec<_> = mesh
-            .outcomes()
-            .into_iter()
-            .filter(|o| o.message_id == "big" && o.status == OutcomeStatus::Rejected)
-            .collect();
-        (rejected.len() == 2
-            && rejected
-                .iter()
-                .all(|o| o.detail.as_ref().unwrap().contains("4096")))
-        .then_some(())
-    })
+    group(&mesh, "big", &["bob"], "t", &"\u{1}".repeat(700)).await;
+    let rejected = wait_for(
+        "four rejected outcomes",
+        Duration::from_secs(30),
+        || async {
+            let rejected: Vec<_> = mesh
+                .outcomes()
+                .into_iter()
+                .filter(|o| o.message_id == "big" && o.status == OutcomeStatus::Rejected)
+                .collect();
+            (rejected.len() == 4).then_some(rejected)
+        },
+    )
     .await;
-    assert!(mesh.sim_requests("huawei").await.is_empty());
-    assert!(mesh.sim_requests("honor").await.is_empty());
+    for o in rejected {
+        let detail = o.detail.unwrap();
+        assert!(
+            detail.contains("4096") || detail.contains("too big"),
+            "{}: {detail}",
+            o.vendor
+        );
+    }
+    for vendor in ["apns", "huawei", "honor"] {
+        assert!(
+            mesh.sim_requests(vendor).await.is_empty(),
+            "{vendor}: nothing sent"
+        );
+    }
+}
+
+/// At the real maximum: 1001 Huawei devices of one app (default `max_tokens_per_request`,
+/// 1000) go out in two requests.
+#[actix_rt::test]
+async fn a_thousand_and_one_devices_take_two_requests() {
+    let mesh = Mesh::start().await;
+    let users: Vec<String> = (0..1001).map(|i| format!("u{i}")).collect();
+    for u in &users {
+        mesh.device_in("other", "huawei", &format!("hw-{u}"), u)
+            .await;
+    }
+    mesh.publish(
+        "im.message",
+        json!({
+            "app_id": "other", "message_id": "big-group", "conversation_type": "group",
+            "conversation_id": "g", "sender_id": "sender", "recipients": users,
+            "push": {"title": "t", "content": "c"}
+        }),
+    )
+    .await;
+    wait_for(
+        "1001 delivered outcomes",
+        Duration::from_secs(60),
+        || async {
+            let n = mesh
+                .outcomes()
+                .iter()
+                .filter(|o| o.message_id == "big-group" && o.status == OutcomeStatus::Delivered)
+                .count();
+            (n == 1001).then_some(())
+        },
+    )
+    .await;
+    let mut sizes: Vec<usize> = mesh
+        .sim_requests("huawei")
+        .await
+        .iter()
+        .map(|r| r["tokens"].as_array().unwrap().len())
+        .collect();
+    sizes.sort();
+    assert_eq!(sizes, [1, 1000]);
 }
 
 /// vivo's requestId comes from the ids, so a retried send of the same push carries the same

@@ -113,6 +113,11 @@ key_id = "KEYDEMO001"
 key_file = "{fixtures}/apns-demo-key.p8"
 topic = "com.example.im"
 base_url = "http://127.0.0.1:{apns_port}"
+[apps.other.huawei]
+app_id = "20001"
+client_secret = "huawei-other-secret"
+base_url = "http://127.0.0.1:{sim_port}/huawei"
+auth_url = "http://127.0.0.1:{sim_port}/huawei/oauth2/v3/token"
 [apps.other.fcm]
 project_id = "pushmesh-other"
 service_account_file = "{fixtures}/fcm-demo-service-account.json"
@@ -315,7 +320,8 @@ impl Mesh {
         self.device_in(APP, vendor, token, user).await
     }
 
-    async fn device_in(&self, app: &str, vendor: &str, token: &str, user: &str) -> String {
+    /// Registers a `vendor` token for `app` and binds it to `user`; returns the push_id.
+    pub async fn device_in(&self, app: &str, vendor: &str, token: &str, user: &str) -> String {
         let (status, body) = self
             .api(
                 reqwest::Method::POST,

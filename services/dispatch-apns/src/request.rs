@@ -17,7 +17,10 @@ pub struct Request {
 
 /// `apns-id`, derived from (message_id, push_id): a resent push carries the same id.
 pub fn apns_id(push: &DevicePush) -> String {
-    let h = hex(&Md5::digest(format!("{}\0{}", push.message_id, push.push_id)));
+    let h = hex(&Md5::digest(format!(
+        "{}\0{}",
+        push.message_id, push.push_id
+    )));
     format!(
         "{}-{}-{}-{}-{}",
         &h[0..8],

@@ -1,6 +1,6 @@
 //! OPPO auth: `sign = hex(sha256(app_key + timestamp + master_secret))` exchanged at
-//! `/server/v1/auth` for an auth_token. The token lives 24 h; it is renewed hourly (as vendors'
-//! own clients do) and at once on code 11.
+//! `/server/v1/auth` for an auth_token. The token is cached for its 24 h life, renewed an hour
+//! before it ends, and at once on code 11.
 
 use crate::settings::OppoSettings;
 use pushmesh_contract::now_ms;
@@ -11,7 +11,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
-const RENEW_EVERY: Duration = Duration::from_secs(3600);
+const LIFETIME: Duration = Duration::from_secs(24 * 3600);
+const RENEW_BEFORE_END: Duration = Duration::from_secs(3600);
 
 pub struct Auth {
     url: String,
@@ -47,7 +48,7 @@ impl Auth {
             app_key: s.app_key.clone(),
             master_secret: s.master_secret.clone(),
             http,
-            cache: TokenCache::new(Duration::ZERO),
+            cache: TokenCache::new(RENEW_BEFORE_END),
         }
     }
 
@@ -76,7 +77,7 @@ impl Auth {
                 code: 0,
                 data: Some(d),
                 ..
-            }) => Ok((d.auth_token, RENEW_EVERY)),
+            }) => Ok((d.auth_token, LIFETIME)),
             // Codes 14-19 are a wrong key, signature or timestamp: configuration, not luck.
             Ok(a) => Err(AuthError::Refused {
                 status: if (14..=19).contains(&a.code) {

@@ -50,6 +50,8 @@ pub fn form(
     ];
     if let Some(payload) = &n.payload {
         check_chars("Xiaomi", "payload (extra.payload)", payload, MAX_EXTRA)?;
+        // Both places: `payload` reaches MiPushMessage.getContent(), `extra.payload` getExtra().
+        form.push(("payload".to_owned(), payload.clone()));
         form.push(("extra.payload".to_owned(), payload.clone()));
     }
     Ok(form)

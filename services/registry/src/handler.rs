@@ -4,7 +4,7 @@
 use crate::store::{DeviceStore, StoreError};
 use prometheus::IntCounterVec;
 use pushmesh_contract::public::{Outcome, OutcomeStatus};
-use pushmesh_contract::stage::{Batch, DevicePush, PushJob, RegistryItem};
+use pushmesh_contract::stage::{Batch, DevicePush, PushJob, RegistryItem, MAX_PUSHES_PER_MESSAGE};
 use pushmesh_contract::{codec, Vendor};
 use pushmesh_runtime::amqp::topology::{self, ERROR_HEADER, MESSAGE_ID_HEADER, TOKEN_GEN_HEADER};
 use pushmesh_runtime::amqp::{AmqpError, Delivery, Outgoing, StageHandler};
@@ -26,8 +26,6 @@ pub struct Metrics {
 pub struct ResolveHandler {
     pub store: Arc<dyn DeviceStore>,
     pub metrics: Metrics,
-    /// Most device pushes in one message to a dispatcher.
-    pub max_per_message: usize,
 }
 
 fn dead_letter(d: &Delivery, stage: &str, reason: impl std::fmt::Display) -> Outgoing {
@@ -149,7 +147,7 @@ impl StageHandler for ResolveHandler {
                 .pushes
                 .with_label_values(&[vendor.as_str()])
                 .inc_by(list.len() as u64);
-            for chunk in list.chunks(self.max_per_message.max(1)) {
+            for chunk in list.chunks(MAX_PUSHES_PER_MESSAGE) {
                 let body = codec::encode(&Batch {
                     items: chunk.to_vec(),
                 });

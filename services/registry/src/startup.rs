@@ -107,7 +107,6 @@ impl Application {
             let mut resolve = ResolveHandler {
                 store: store.clone(),
                 metrics: metrics.clone(),
-                max_per_message: settings.batch.max_items,
             };
             let mut invalid = InvalidTokenHandler {
                 store: store.clone(),

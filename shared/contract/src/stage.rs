@@ -82,6 +82,11 @@ pub struct DevicePush {
     pub not_before_ms: u64,
 }
 
+/// Most device pushes in one message to a dispatcher: the largest vendor request (1000 tokens
+/// for Huawei, Xiaomi, OPPO, vivo and Honor), so a message's pushes to one vendor reach the
+/// dispatcher together and leave in as few vendor requests as the vendor allows.
+pub const MAX_PUSHES_PER_MESSAGE: usize = 1000;
+
 /// Any batch of stage items.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Batch<T> {

@@ -115,14 +115,13 @@ impl<V: VendorApi> Application<V> {
                 &[],
             ),
         };
-        let max_devices = clients
-            .values()
-            .map(VendorApi::max_devices_per_request)
-            .min()
-            .unwrap_or(1);
+        // Each app's client knows its own batch size; the actor keeps it beside its address.
         let actors: HashMap<_, _> = clients
             .into_iter()
-            .map(|(app, client)| (app, VendorActor::new(client).start()))
+            .map(|(app, client)| {
+                let max = client.max_devices_per_request().max(1);
+                (app, (VendorActor::new(client).start(), max))
+            })
             .collect();
         let d = &settings.dispatch;
         let policy = RetryPolicy {
@@ -141,7 +140,6 @@ impl<V: VendorApi> Application<V> {
             let mut handler = DispatchHandler::new(
                 vendor,
                 actors.clone(),
-                max_devices,
                 settings.dispatch.concurrency,
                 policy.clone(),
                 metrics.clone(),

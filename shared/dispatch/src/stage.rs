@@ -30,19 +30,18 @@ pub struct DispatchMetrics {
 
 pub struct DispatchHandler<V: VendorApi> {
     vendor: Vendor,
-    actors: HashMap<String, Addr<VendorActor<V>>>,
-    max_devices: usize,
+    /// Per app: its vendor actor and the most devices one of its requests may carry.
+    actors: HashMap<String, (Addr<VendorActor<V>>, usize)>,
     concurrency: usize,
     policy: RetryPolicy,
     metrics: DispatchMetrics,
 }
 
 impl<V: VendorApi> DispatchHandler<V> {
-    /// `apps`: one vendor client per configured app id.
+    /// `actors`: per configured app id, its vendor actor and batch size.
     pub fn new(
         vendor: Vendor,
-        actors: HashMap<String, Addr<VendorActor<V>>>,
-        max_devices: usize,
+        actors: HashMap<String, (Addr<VendorActor<V>>, usize)>,
         concurrency: usize,
         policy: RetryPolicy,
         metrics: DispatchMetrics,
@@ -50,7 +49,6 @@ impl<V: VendorApi> DispatchHandler<V> {
         DispatchHandler {
             vendor,
             actors,
-            max_devices: max_devices.max(1),
             concurrency: concurrency.max(1),
             policy,
             metrics,
@@ -135,9 +133,10 @@ impl<V: VendorApi> DispatchHandler<V> {
             }
         }
         groups
-            .into_values()
-            .flat_map(|g| {
-                g.chunks(self.max_devices)
+            .into_iter()
+            .flat_map(|((app, _), g)| {
+                let max = self.actors.get(&app).map_or(1, |(_, max)| *max);
+                g.chunks(max)
                     .map(<[DevicePush]>::to_vec)
                     .collect::<Vec<_>>()
             })
@@ -210,7 +209,7 @@ impl<V: VendorApi> StageHandler for DispatchHandler<V> {
 
         let results: Vec<(Vec<DevicePush>, Vec<Attempt>)> = stream::iter(requests)
             .map(|pushes| {
-                let actor = self.actors[&pushes[0].app_id].clone();
+                let actor = self.actors[&pushes[0].app_id].0.clone();
                 let latency = self.metrics.request_seconds.clone();
                 // The ids travel inside the stage messages; every log line of this request
                 // carries them, so one push can be followed from ingest to the vendor.

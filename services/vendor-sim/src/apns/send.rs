@@ -167,7 +167,10 @@ fn headers_and_payload(
     if token.is_empty() {
         return Err((400, "MissingDeviceToken"));
     }
-    if token.len() < 64 || !token.len().is_multiple_of(2) || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if token.len() < 64
+        || !token.len().is_multiple_of(2)
+        || !token.bytes().all(|b| b.is_ascii_hexdigit())
+    {
         return Err((400, "BadDeviceToken"));
     }
     match header(parts, "apns-topic") {
