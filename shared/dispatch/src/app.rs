@@ -1,6 +1,7 @@
 //! Running a dispatcher: the same for every vendor binary, which only builds its clients.
 
 use crate::retry::RetryPolicy;
+use crate::sent::{SentStore, SledSent};
 use crate::{DispatchHandler, DispatchMetrics, VendorActor, VendorApi};
 use actix::Actor;
 use pushmesh_contract::Vendor;
@@ -19,6 +20,8 @@ pub enum StartError {
     Http(String),
     #[error(transparent)]
     Listen(#[from] ListenError),
+    #[error(transparent)]
+    Store(#[from] crate::sent::SentError),
 }
 
 /// Builds a vendor's dispatcher: one client per app that has `[apps.<app>.<vendor>]`, made by
@@ -44,9 +47,7 @@ where
     if clients.is_empty() {
         tracing::warn!(%vendor, "no app has settings for this vendor: its pushes will be rejected");
     }
-    Ok(Application::build(
-        service, vendor, settings, clients, shutdown,
-    )?)
+    Application::build(service, vendor, settings, clients, shutdown)
 }
 
 pub struct Application<V: VendorApi> {
@@ -55,6 +56,7 @@ pub struct Application<V: VendorApi> {
     server: actix_web::dev::Server,
     settings: Arc<Settings>,
     clients: HashMap<String, V>,
+    sent: Arc<dyn SentStore>,
     ops: Ops,
     shutdown: Shutdown,
 }
@@ -67,8 +69,9 @@ impl<V: VendorApi> Application<V> {
         settings: Settings,
         clients: HashMap<String, V>,
         shutdown: Shutdown,
-    ) -> Result<Self, ListenError> {
+    ) -> Result<Self, StartError> {
         let addr = settings.dispatch_listen(vendor);
+        let sent = Arc::new(SledSent::open(&settings.data_dir.join(service))?);
         let ops = Ops::new(service);
         let (server, port) = ops::serve(addr, ops.clone(), |_| {})?;
         Ok(Application {
@@ -77,6 +80,7 @@ impl<V: VendorApi> Application<V> {
             server,
             settings: Arc::new(settings),
             clients,
+            sent,
             ops,
             shutdown,
         })
@@ -94,6 +98,7 @@ impl<V: VendorApi> Application<V> {
             server,
             settings,
             clients,
+            sent,
             ops,
             shutdown,
             ..
@@ -108,6 +113,11 @@ impl<V: VendorApi> Application<V> {
                 "outcomes_total",
                 "Final outcomes of pushes, by status.",
                 &["status"],
+            ),
+            duplicates: ops.counter(
+                "duplicates_total",
+                "Redelivered pushes already settled, not sent to the vendor again.",
+                &[],
             ),
             request_seconds: ops.histogram(
                 "request_duration_seconds",
@@ -140,6 +150,7 @@ impl<V: VendorApi> Application<V> {
             let mut handler = DispatchHandler::new(
                 vendor,
                 actors.clone(),
+                sent.clone(),
                 settings.dispatch.concurrency,
                 policy.clone(),
                 metrics.clone(),
@@ -147,6 +158,10 @@ impl<V: VendorApi> Application<V> {
             let (settings, shutdown, queue) = (&settings, &shutdown, &queue);
             async move { run_stage(&conn, queue, settings, shutdown, &mut handler).await }
         });
-        service::run(server, work, &shutdown).await
+        let result = service::run(server, work, &shutdown).await;
+        if let Err(e) = sent.flush() {
+            tracing::error!(error = %e, "final flush of the sent-push store failed");
+        }
+        result
     }
 }

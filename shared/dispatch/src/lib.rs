@@ -8,6 +8,7 @@ mod app;
 pub mod attempt;
 pub mod auth;
 pub mod retry;
+pub mod sent;
 mod stage;
 pub mod support;
 pub mod token;

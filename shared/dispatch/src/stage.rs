@@ -1,8 +1,10 @@
 //! The dispatcher stage, the same for every vendor: device pushes in; vendor requests out
 //! through the vendor actors; outcomes, retries (into broker delay queues) and parked pushes
-//! published; only then is the input acked.
+//! published; only then is the input acked. Pushes already settled (see `sent`) are not sent
+//! again: their outcome is published again instead.
 
 use crate::retry::{RetryDecision, RetryPolicy};
+use crate::sent::{SentStore, Settled};
 use crate::{Attempt, SendRequest, VendorActor, VendorApi};
 use actix::Addr;
 use futures_util::{stream, StreamExt};
@@ -15,6 +17,7 @@ use pushmesh_runtime::amqp::topology::{
 };
 use pushmesh_runtime::amqp::{AmqpError, Delivery, Outgoing, StageHandler};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
@@ -24,6 +27,8 @@ pub struct DispatchMetrics {
     pub attempts: IntCounterVec,
     /// Final outcomes, by status.
     pub outcomes: IntCounterVec,
+    /// Redelivered pushes that were already settled and not sent again.
+    pub duplicates: IntCounterVec,
     /// Vendor request latency.
     pub request_seconds: HistogramVec,
 }
@@ -32,9 +37,20 @@ pub struct DispatchHandler<V: VendorApi> {
     vendor: Vendor,
     /// Per app: its vendor actor and the most devices one of its requests may carry.
     actors: HashMap<String, (Addr<VendorActor<V>>, usize)>,
+    sent: Arc<dyn SentStore>,
     concurrency: usize,
     policy: RetryPolicy,
     metrics: DispatchMetrics,
+    last_purge_ms: u64,
+}
+
+/// Everything one batch produces.
+#[derive(Default)]
+struct Outputs {
+    out: Vec<Outgoing>,
+    waits: BTreeMap<Duration, Vec<DevicePush>>,
+    parked: Vec<DevicePush>,
+    settled: Vec<(DevicePush, Settled)>,
 }
 
 impl<V: VendorApi> DispatchHandler<V> {
@@ -42,6 +58,7 @@ impl<V: VendorApi> DispatchHandler<V> {
     pub fn new(
         vendor: Vendor,
         actors: HashMap<String, (Addr<VendorActor<V>>, usize)>,
+        sent: Arc<dyn SentStore>,
         concurrency: usize,
         policy: RetryPolicy,
         metrics: DispatchMetrics,
@@ -49,42 +66,54 @@ impl<V: VendorApi> DispatchHandler<V> {
         DispatchHandler {
             vendor,
             actors,
+            sent,
             concurrency: concurrency.max(1),
             policy,
             metrics,
+            last_purge_ms: 0,
         }
     }
 
-    fn outcome(
-        &self,
-        push: &DevicePush,
-        status: OutcomeStatus,
-        vendor_message_id: Option<String>,
-        detail: Option<String>,
-    ) -> Outgoing {
-        self.metrics
-            .outcomes
-            .with_label_values(&[status.as_str()])
-            .inc();
+    fn outcome(&self, push: &DevicePush, s: &Settled) -> Outgoing {
         let o = Outcome {
             app_id: push.app_id.clone(),
             message_id: push.message_id.clone(),
             user_id: push.user_id.clone(),
             push_id: Some(push.push_id.clone()),
             vendor: self.vendor.as_str().to_owned(),
+            status: s.status,
+            vendor_message_id: s.vendor_message_id.clone(),
+            detail: s.detail.clone(),
+            at_ms: now_ms(),
+        };
+        let body = serde_json::to_vec(&o).expect("outcomes serialize");
+        Outgoing::json(topology::OUTCOMES_EXCHANGE, o.routing_key(), body)
+            .with_header(MESSAGE_ID_HEADER, push.message_id.as_str())
+            .with_header(PUSH_ID_HEADER, push.push_id.as_str())
+            .with_header(TOKEN_GEN_HEADER, push.token_gen.to_string())
+    }
+
+    /// A push's final outcome: published, and remembered so a redelivery is not sent again.
+    fn finish(
+        &self,
+        o: &mut Outputs,
+        push: DevicePush,
+        status: OutcomeStatus,
+        vendor_message_id: Option<String>,
+        detail: Option<String>,
+    ) {
+        self.metrics
+            .outcomes
+            .with_label_values(&[status.as_str()])
+            .inc();
+        let settled = Settled {
             status,
             vendor_message_id,
             detail,
-            at_ms: now_ms(),
+            expires_at_ms: push.expires_at_ms,
         };
-        Outgoing::json(
-            topology::OUTCOMES_EXCHANGE,
-            o.routing_key(),
-            serde_json::to_vec(&o).expect("outcomes serialize"),
-        )
-        .with_header(MESSAGE_ID_HEADER, push.message_id.as_str())
-        .with_header(PUSH_ID_HEADER, push.push_id.as_str())
-        .with_header(TOKEN_GEN_HEADER, push.token_gen.to_string())
+        o.out.push(self.outcome(&push, &settled));
+        o.settled.push((push, settled));
     }
 
     /// Splits input into what is sent now (grouped into vendor requests) and what is not.
@@ -92,16 +121,15 @@ impl<V: VendorApi> DispatchHandler<V> {
         &self,
         batch: &[Delivery],
         now: u64,
-        out: &mut Vec<Outgoing>,
-        waits: &mut BTreeMap<Duration, Vec<DevicePush>>,
-    ) -> Vec<Vec<DevicePush>> {
+        o: &mut Outputs,
+    ) -> Result<Vec<Vec<DevicePush>>, AmqpError> {
         let mut groups: BTreeMap<(String, String), Vec<DevicePush>> = BTreeMap::new();
         for d in batch {
             let items = match codec::decode::<Batch<DevicePush>>(&d.data) {
                 Ok(b) => b.items,
                 Err(e) => {
                     tracing::error!(error = %e, "undecodable dispatch batch sent to the dead-letter queue");
-                    out.push(
+                    o.out.push(
                         Outgoing::to_queue(topology::DEAD_LETTER_QUEUE, d.data.clone())
                             .with_header(ERROR_HEADER, format!("dispatch.{}: {e}", self.vendor)),
                     );
@@ -109,21 +137,28 @@ impl<V: VendorApi> DispatchHandler<V> {
                 }
             };
             for push in items {
-                if push.expires_at_ms <= now {
-                    out.push(self.outcome(
-                        &push,
+                if let Some(settled) = self.sent.get(&push).map_err(AmqpError::stage)? {
+                    self.metrics
+                        .duplicates
+                        .with_label_values(&[] as &[&str])
+                        .inc();
+                    o.out.push(self.outcome(&push, &settled));
+                } else if push.expires_at_ms <= now {
+                    self.finish(
+                        o,
+                        push,
                         OutcomeStatus::Expired,
                         None,
                         Some("TTL passed before sending".into()),
-                    ));
+                    );
                 } else if push.not_before_ms > now {
                     let tier = self
                         .policy
                         .tier_for(Duration::from_millis(push.not_before_ms - now));
-                    waits.entry(tier).or_default().push(push);
+                    o.waits.entry(tier).or_default().push(push);
                 } else if !self.actors.contains_key(&push.app_id) {
                     let detail = format!("app `{}` has no {} settings", push.app_id, self.vendor);
-                    out.push(self.outcome(&push, OutcomeStatus::Rejected, None, Some(detail)));
+                    self.finish(o, push, OutcomeStatus::Rejected, None, Some(detail));
                 } else {
                     groups
                         .entry((push.app_id.clone(), push.message_id.clone()))
@@ -132,7 +167,7 @@ impl<V: VendorApi> DispatchHandler<V> {
                 }
             }
         }
-        groups
+        Ok(groups
             .into_iter()
             .flat_map(|((app, _), g)| {
                 let max = self.actors.get(&app).map_or(1, |(_, max)| *max);
@@ -140,32 +175,24 @@ impl<V: VendorApi> DispatchHandler<V> {
                     .map(<[DevicePush]>::to_vec)
                     .collect::<Vec<_>>()
             })
-            .collect()
+            .collect())
     }
 
-    fn settle(
-        &self,
-        mut push: DevicePush,
-        attempt: Attempt,
-        now: u64,
-        out: &mut Vec<Outgoing>,
-        waits: &mut BTreeMap<Duration, Vec<DevicePush>>,
-        parked: &mut Vec<DevicePush>,
-    ) {
+    fn settle(&self, mut push: DevicePush, attempt: Attempt, now: u64, o: &mut Outputs) {
         self.metrics
             .attempts
             .with_label_values(&[attempt.label()])
             .inc();
         match attempt {
             Attempt::Delivered { vendor_message_id } => {
-                out.push(self.outcome(&push, OutcomeStatus::Delivered, vendor_message_id, None));
+                self.finish(o, push, OutcomeStatus::Delivered, vendor_message_id, None);
             }
             Attempt::InvalidToken { detail } => {
-                out.push(self.outcome(&push, OutcomeStatus::InvalidToken, None, Some(detail)));
+                self.finish(o, push, OutcomeStatus::InvalidToken, None, Some(detail));
             }
             Attempt::Rejected { detail } => {
                 tracing::warn!(message_id = %push.message_id, push_id = %push.push_id, %detail, "push rejected");
-                out.push(self.outcome(&push, OutcomeStatus::Rejected, None, Some(detail)));
+                self.finish(o, push, OutcomeStatus::Rejected, None, Some(detail));
             }
             Attempt::Retry { not_before, detail } => {
                 push.attempt += 1;
@@ -182,32 +209,31 @@ impl<V: VendorApi> DispatchHandler<V> {
                     } => {
                         tracing::info!(message_id = %push.message_id, push_id = %push.push_id, attempt = push.attempt, wait_s = tier.as_secs(), %detail, "push will be retried");
                         push.not_before_ms = not_before_ms;
-                        waits.entry(tier).or_default().push(push);
+                        o.waits.entry(tier).or_default().push(push);
                     }
                     RetryDecision::GiveUp => {
                         let detail = format!("gave up after {} attempts: {detail}", push.attempt);
-                        out.push(self.outcome(&push, OutcomeStatus::Failed, None, Some(detail)));
-                        parked.push(push);
+                        o.parked.push(push.clone());
+                        self.finish(o, push, OutcomeStatus::Failed, None, Some(detail));
                     }
                     RetryDecision::Expire => {
                         let detail = format!("TTL passes before the next attempt: {detail}");
-                        out.push(self.outcome(&push, OutcomeStatus::Expired, None, Some(detail)));
+                        self.finish(o, push, OutcomeStatus::Expired, None, Some(detail));
                     }
                 }
             }
         }
     }
-}
 
-impl<V: VendorApi> StageHandler for DispatchHandler<V> {
-    async fn handle(&mut self, batch: &[Delivery]) -> Result<Vec<Outgoing>, AmqpError> {
-        let now = now_ms();
-        let mut out = Vec::new();
-        let mut waits: BTreeMap<Duration, Vec<DevicePush>> = BTreeMap::new();
-        let mut parked = Vec::new();
-        let requests = self.plan(batch, now, &mut out, &mut waits);
-
-        let results: Vec<(Vec<DevicePush>, Vec<Attempt>)> = stream::iter(requests)
+    /// Sends the requests, `concurrency` at a time, each through its app's vendor actor, and
+    /// settles each answer as it arrives: a push the vendor accepted is recorded at once, so a
+    /// dispatcher killed mid-batch resends only what was in flight, not the whole batch.
+    async fn send_all(
+        &self,
+        requests: Vec<Vec<DevicePush>>,
+        o: &mut Outputs,
+    ) -> Result<(), AmqpError> {
+        let mut answers = stream::iter(requests)
             .map(|pushes| {
                 let actor = self.actors[&pushes[0].app_id].0.clone();
                 let latency = self.metrics.request_seconds.clone();
@@ -222,18 +248,16 @@ impl<V: VendorApi> StageHandler for DispatchHandler<V> {
                 );
                 async move {
                     let started = Instant::now();
+                    let n = pushes.len();
                     let attempts = match actor.send(SendRequest(pushes.clone())).await {
-                        Ok(a) if a.len() == pushes.len() => a,
+                        Ok(a) if a.len() == n => a,
                         Ok(_) => vec![
                             Attempt::retry(
                                 "vendor client answered for the wrong number of pushes"
                             );
-                            pushes.len()
+                            n
                         ],
-                        Err(e) => vec![
-                            Attempt::retry(format!("vendor actor unavailable: {e}"));
-                            pushes.len()
-                        ],
+                        Err(e) => vec![Attempt::retry(format!("vendor actor unavailable: {e}")); n],
                     };
                     latency
                         .with_label_values(&[] as &[&str])
@@ -242,16 +266,40 @@ impl<V: VendorApi> StageHandler for DispatchHandler<V> {
                 }
                 .instrument(span)
             })
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await;
-
-        let now = now_ms();
-        for (pushes, attempts) in results {
+            .buffer_unordered(self.concurrency);
+        while let Some((pushes, attempts)) = answers.next().await {
+            let now = now_ms();
+            let first_new = o.settled.len();
             for (push, attempt) in pushes.into_iter().zip(attempts) {
-                self.settle(push, attempt, now, &mut out, &mut waits, &mut parked);
+                self.settle(push, attempt, now, o);
             }
+            self.record(&o.settled[first_new..])?;
         }
+        Ok(())
+    }
+
+    fn record(&self, settled: &[(DevicePush, Settled)]) -> Result<(), AmqpError> {
+        for (push, s) in settled {
+            self.sent.put(push, s).map_err(AmqpError::stage)?;
+        }
+        Ok(())
+    }
+}
+
+impl<V: VendorApi> StageHandler for DispatchHandler<V> {
+    async fn handle(&mut self, batch: &[Delivery]) -> Result<Vec<Outgoing>, AmqpError> {
+        let mut o = Outputs::default();
+        let requests = self.plan(batch, now_ms(), &mut o)?;
+        self.record(&o.settled)?;
+        self.send_all(requests, &mut o).await?;
+        // Settled pushes are durable before their outcomes are published and the input acked.
+        self.sent.flush().map_err(AmqpError::stage)?;
+        let Outputs {
+            mut out,
+            waits,
+            parked,
+            ..
+        } = o;
         for (tier, items) in waits {
             out.push(Outgoing::to_queue(
                 topology::retry_queue(self.vendor, tier.as_secs()),
@@ -268,5 +316,15 @@ impl<V: VendorApi> StageHandler for DispatchHandler<V> {
             );
         }
         Ok(out)
+    }
+
+    async fn committed(&mut self) -> Result<(), AmqpError> {
+        let now = now_ms();
+        if now.saturating_sub(self.last_purge_ms) > 60_000 {
+            self.last_purge_ms = now;
+            let purged = self.sent.purge(now).map_err(AmqpError::stage)?;
+            tracing::debug!(purged, "expired settled pushes forgotten");
+        }
+        Ok(())
     }
 }
