@@ -6,6 +6,7 @@ mod apns;
 mod bindings;
 mod crash;
 mod delivery;
+mod faults;
 mod ops;
 mod presence;
 mod rejected;

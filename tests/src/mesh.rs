@@ -364,6 +364,22 @@ impl Mesh {
             .expect("publish confirmed");
     }
 
+    /// Publishes raw bytes straight into one of the mesh's queues (for poison tests).
+    pub async fn publish_to_queue(&self, queue: &str, body: &[u8]) {
+        self.channel
+            .basic_publish(
+                "".into(),
+                queue.into(),
+                BasicPublishOptions::default(),
+                body,
+                BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .expect("publish")
+            .await
+            .expect("publish confirmed");
+    }
+
     pub async fn publish(&self, routing_key: &str, body: Value) {
         self.publish_raw(routing_key, body.to_string().as_bytes())
             .await;
