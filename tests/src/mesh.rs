@@ -67,6 +67,10 @@ dispatch = {{ fcm = "127.0.0.1:{fcm_port}", huawei = "127.0.0.1:0", xiaomi = "12
 retry_tiers_s = [1, 2, 5, 10, 30, 60]
 backoff_base_ms = 500
 max_attempts = 5
+breaker_failures = 3
+breaker_cooldown_ms = 1000
+breaker_max_cooldown_ms = 4000
+quota_day_s = 4
 [vendor_sim]
 fcm_public_key_file = "{fixtures}/fcm-demo-public.pem"
 apns_public_key_file = "{fixtures}/apns-demo-public.pem"
@@ -118,7 +122,14 @@ app_id = "20001"
 client_secret = "huawei-other-secret"
 base_url = "http://127.0.0.1:{sim_port}/huawei"
 auth_url = "http://127.0.0.1:{sim_port}/huawei/oauth2/v3/token"
+[apps.other.xiaomi]
+app_secret = "xiaomi-other-secret"
+package = "com.example.other"
+channel_id = "im-private"
+base_url = "http://127.0.0.1:{sim_port}/xiaomi"
+daily_quota = 3
 [apps.other.fcm]
+requests_per_s = 20
 project_id = "pushmesh-other"
 service_account_file = "{fixtures}/fcm-demo-service-account.json"
 base_url = "http://127.0.0.1:{sim_port}/fcm"

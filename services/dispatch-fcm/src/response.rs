@@ -76,7 +76,11 @@ pub fn classify(
         (Some("INVALID_ARGUMENT"), _) if !has_field_violations && names_the_token(&err.message) => {
             InvalidToken { detail }
         }
-        (Some("QUOTA_EXCEEDED"), _) | (None, 429) => retry(quota_wait),
+        // A rate limit, not a failure: wait as asked, without using up an attempt.
+        (Some("QUOTA_EXCEEDED"), _) | (None, 429) => Defer {
+            wait: retry_after.unwrap_or_default().max(quota_wait),
+            detail,
+        },
         (Some("UNAVAILABLE" | "INTERNAL" | "UNSPECIFIED_ERROR"), _) => retry(Duration::ZERO),
         (Some("THIRD_PARTY_AUTH_ERROR" | "APNS_AUTH_ERROR"), _) => Rejected { detail },
         (None, 401) => return Classified::AuthExpired,
@@ -157,16 +161,14 @@ mod tests {
     #[test]
     fn retries_honour_retry_after_and_the_quota_minute() {
         let quota = done(429, Some(5), &err(429, Some("QUOTA_EXCEEDED"), "slow down"));
-        assert!(
-            matches!(quota, Attempt::Retry { not_before: Some(d), .. } if d == Duration::from_secs(60))
-        );
+        assert!(matches!(quota, Attempt::Defer { wait, .. } if wait == Duration::from_secs(60)));
         let quota_long = done(
             429,
             Some(90),
             &err(429, Some("QUOTA_EXCEEDED"), "slow down"),
         );
         assert!(
-            matches!(quota_long, Attempt::Retry { not_before: Some(d), .. } if d == Duration::from_secs(90))
+            matches!(quota_long, Attempt::Defer { wait, .. } if wait == Duration::from_secs(90))
         );
         let unavailable = done(503, Some(3), &err(503, Some("UNAVAILABLE"), "busy"));
         assert!(

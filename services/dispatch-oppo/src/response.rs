@@ -24,8 +24,8 @@ fn by_code(code: i64, detail: String) -> Option<Attempt> {
         0 => return None,
         10000 => Attempt::InvalidToken { detail },
         // Daily message limit: wait for OPPO's next day.
-        33 => Attempt::Retry {
-            not_before: Some(until_next_china_day(now_ms())),
+        33 => Attempt::Defer {
+            wait: until_next_china_day(now_ms()),
             detail,
         },
         -2 | 13 | 55 | -1 => Attempt::retry(detail),
@@ -175,9 +175,7 @@ mod tests {
             ["rejected"]
         );
         let quota = classify(200, br#"{"code":33,"message":"daily limit"}"#, &one, false);
-        assert!(
-            matches!(quota, Answer::Done(ref a) if matches!(a[0], Attempt::Retry { not_before: Some(_), .. }))
-        );
+        assert!(matches!(quota, Answer::Done(ref a) if matches!(a[0], Attempt::Defer { .. })));
         let two = pushes(&["r1", "r2"]);
         let batch = br#"{"code":0,"data":[{"messageId":"a","registrationId":"r1"},{"registrationId":"r2","errorCode":10000,"errorMessage":"invalid"}]}"#;
         assert_eq!(

@@ -38,8 +38,8 @@ fn failure(status: u16, reply: &Reply) -> Option<Answer> {
         (_, 10000) => return Some(Answer::AuthExpired),
         (_, 10302) => Attempt::InvalidToken { detail },
         // Daily totals: stop until vivo's next day (calling on makes vivo cut the quota).
-        (_, 10070 | 10252 | 10254) => Attempt::Retry {
-            not_before: Some(until_next_china_day(now_ms())),
+        (_, 10070 | 10252 | 10254) => Attempt::Defer {
+            wait: until_next_china_day(now_ms()),
             detail,
         },
         (_, 10072 | 10093) => Attempt::retry(detail),
@@ -169,7 +169,7 @@ mod tests {
                 br#"{"result":10070,"desc":"total exceeded"}"#,
                 &p
             )),
-            ["retry"; 2]
+            ["deferred"; 2]
         );
         assert_eq!(labels(classify(503, b"", &p)), ["retry"; 2]);
         assert_eq!(

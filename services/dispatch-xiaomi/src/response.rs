@@ -58,8 +58,8 @@ pub fn classify(status: u16, body: &[u8], pushes: &[DevicePush]) -> Vec<Attempt>
             all(Attempt::InvalidToken { detail })
         }
         // Daily quota: wait for Xiaomi's next day rather than be refused all day.
-        200001 | 10034 => all(Attempt::Retry {
-            not_before: Some(until_next_china_day(now_ms())),
+        200001 | 10034 => all(Attempt::Defer {
+            wait: until_next_china_day(now_ms()),
             detail,
         }),
         10022 | 10023 | 10024 | 10027 | 26004 => all(Attempt::retry(detail)),
@@ -120,9 +120,7 @@ mod tests {
             br#"{"result":"error","code":200001,"reason":"exceed quota"}"#,
             &p,
         );
-        assert!(
-            matches!(&quota[0], Attempt::Retry { not_before: Some(d), .. } if d.as_secs() <= 86_400)
-        );
+        assert!(matches!(&quota[0], Attempt::Defer { wait, .. } if wait.as_secs() <= 86_400));
         assert_eq!(
             labels(classify(200, br#"{"code":10002,"reason":"busy"}"#, &p)),
             ["retry"; 2]

@@ -1,5 +1,9 @@
 //! Running a dispatcher: the same for every vendor binary, which only builds its clients.
 
+use crate::breaker::Breaker;
+use crate::limits::{
+    day_offset_ms, default_requests_per_s, DailyQuota, LimitSettings, RateLimits, LIMIT_KEYS,
+};
 use crate::retry::RetryPolicy;
 use crate::sent::{SentStore, SledSent};
 use crate::{DispatchHandler, DispatchMetrics, VendorActor, VendorApi};
@@ -40,9 +44,22 @@ where
 {
     let http = crate::support::http_client(&settings).map_err(StartError::Http)?;
     let mut clients = HashMap::new();
-    for (app, app_settings) in settings.vendor_apps::<S>(vendor)? {
-        let client = make(&app, app_settings, http.clone())?;
-        clients.insert(app, client);
+    for (app, vendors) in &settings.apps {
+        let Some(table) = vendors.get(vendor.as_str()) else {
+            continue;
+        };
+        let key = format!("apps.{app}.{vendor}");
+        let invalid = |e: serde_json::Error| SettingsError::invalid(key.as_str(), e.to_string());
+        // The limit keys are the core's; the rest of the table is the vendor module's.
+        let limits: LimitSettings = serde_json::from_value(table.clone()).map_err(invalid)?;
+        let mut own = table.clone();
+        if let Some(map) = own.as_object_mut() {
+            LIMIT_KEYS.iter().for_each(|k| {
+                map.remove(*k);
+            });
+        }
+        let parsed: S = serde_json::from_value(own).map_err(invalid)?;
+        clients.insert(app.clone(), (make(app, parsed, http.clone())?, limits));
     }
     if clients.is_empty() {
         tracing::warn!(%vendor, "no app has settings for this vendor: its pushes will be rejected");
@@ -55,7 +72,7 @@ pub struct Application<V: VendorApi> {
     port: u16,
     server: actix_web::dev::Server,
     settings: Arc<Settings>,
-    clients: HashMap<String, V>,
+    clients: HashMap<String, (V, LimitSettings)>,
     sent: Arc<dyn SentStore>,
     ops: Ops,
     shutdown: Shutdown,
@@ -67,7 +84,7 @@ impl<V: VendorApi> Application<V> {
         service: &'static str,
         vendor: Vendor,
         settings: Settings,
-        clients: HashMap<String, V>,
+        clients: HashMap<String, (V, LimitSettings)>,
         shutdown: Shutdown,
     ) -> Result<Self, StartError> {
         let addr = settings.dispatch_listen(vendor);
@@ -126,14 +143,31 @@ impl<V: VendorApi> Application<V> {
             ),
         };
         // Each app's client knows its own batch size; the actor keeps it beside its address.
+        let day_ms = settings.dispatch.quota_day_s * 1000;
         let actors: HashMap<_, _> = clients
             .into_iter()
-            .map(|(app, client)| {
+            .map(|(app, (client, l))| {
                 let max = client.max_devices_per_request().max(1);
-                (app, (VendorActor::new(client).start(), max))
+                let rps = l.requests_per_s.or(default_requests_per_s(vendor));
+                let limits = RateLimits::new(rps, l.devices_per_s, max as u32);
+                let quota = l.daily_quota.map(|limit| DailyQuota {
+                    limit,
+                    day_ms,
+                    offset_ms: day_offset_ms(vendor),
+                    key: format!("quota/{app}"),
+                    store: sent.clone(),
+                });
+                (app, (VendorActor::new(client, limits, quota).start(), max))
             })
             .collect();
         let d = &settings.dispatch;
+        let breaker = || {
+            Breaker::new(
+                d.breaker_failures,
+                Duration::from_millis(d.breaker_cooldown_ms),
+                Duration::from_millis(d.breaker_max_cooldown_ms),
+            )
+        };
         let policy = RetryPolicy {
             max_attempts: d.max_attempts,
             base: Duration::from_millis(d.backoff_base_ms),
@@ -151,6 +185,7 @@ impl<V: VendorApi> Application<V> {
                 vendor,
                 actors.clone(),
                 sent.clone(),
+                breaker(),
                 settings.dispatch.concurrency,
                 policy.clone(),
                 metrics.clone(),

@@ -10,11 +10,16 @@ pub enum Attempt {
     InvalidToken { detail: String },
     /// Refused for good (bad request, payload too large, configuration): no retry helps.
     Rejected { detail: String },
-    /// Try again later, not before `not_before` if the vendor said so (Retry-After, quota).
+    /// The attempt failed; try again later, not before `not_before` if the vendor said so
+    /// (Retry-After). Counts toward the attempt limit and the circuit breaker.
     Retry {
         not_before: Option<Duration>,
         detail: String,
     },
+    /// Not now: a quota or rate limit, the vendor's or pushmesh's own. The push waits (in the
+    /// broker) at least `wait`; this is no failure: it neither uses an attempt nor trips the
+    /// breaker, and only the push's TTL ends the waiting.
+    Defer { wait: Duration, detail: String },
 }
 
 impl Attempt {
@@ -32,6 +37,7 @@ impl Attempt {
             Attempt::InvalidToken { .. } => "invalid_token",
             Attempt::Rejected { .. } => "rejected",
             Attempt::Retry { .. } => "retry",
+            Attempt::Defer { .. } => "deferred",
         }
     }
 }

@@ -7,6 +7,8 @@ mod actor;
 mod app;
 pub mod attempt;
 pub mod auth;
+pub mod breaker;
+pub mod limits;
 pub mod retry;
 pub mod sent;
 mod stage;

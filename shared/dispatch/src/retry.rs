@@ -68,6 +68,19 @@ impl RetryPolicy {
         }
     }
 
+    /// A deferred push (quota, rate limit): it waits at least `wait`, unless its TTL ends first.
+    /// No attempt is used up.
+    pub fn defer(&self, wait: Duration, now_ms: u64, expires_at_ms: u64) -> RetryDecision {
+        let not_before_ms = now_ms + wait.as_millis() as u64;
+        if not_before_ms >= expires_at_ms {
+            return RetryDecision::Expire;
+        }
+        RetryDecision::Wait {
+            tier: self.tier_for(wait),
+            not_before_ms,
+        }
+    }
+
     /// The tier for a push that is back early and must wait `remaining` more.
     pub fn tier_for(&self, remaining: Duration) -> Duration {
         self.tiers
@@ -147,6 +160,23 @@ mod tests {
             }
         );
         assert_eq!(p.tier_for(Duration::from_secs(3)), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn deferral_waits_without_using_an_attempt_or_expires() {
+        let p = policy();
+        let d = p.defer(Duration::from_secs(3_600), 0, u64::MAX);
+        assert_eq!(
+            d,
+            RetryDecision::Wait {
+                tier: Duration::from_secs(60),
+                not_before_ms: 3_600_000
+            }
+        );
+        assert_eq!(
+            p.defer(Duration::from_secs(10), 0, 5_000),
+            RetryDecision::Expire
+        );
     }
 
     #[test]

@@ -34,11 +34,15 @@ pub trait SentStore: Send + Sync {
     fn flush(&self) -> Result<(), SentError>;
     /// Forgets pushes that expired before `now_ms`; returns how many.
     fn purge(&self, now_ms: u64) -> Result<usize, SentError>;
+    /// Adds up to `n` to counter `key` without going over `limit`; returns how much was added.
+    fn take_up_to(&self, key: &str, n: u64, limit: u64) -> Result<u64, SentError>;
 }
 
 pub struct SledSent {
     db: sled::Db,
     settled: sled::Tree,
+    /// Quota counters, by app and day.
+    counters: sled::Tree,
 }
 
 fn key(p: &DevicePush) -> Vec<u8> {
@@ -55,6 +59,7 @@ impl SledSent {
         let db = store::open(dir, 8 * 1024 * 1024)?;
         Ok(SledSent {
             settled: db.open_tree("settled")?,
+            counters: db.open_tree("counters")?,
             db,
         })
     }
@@ -76,6 +81,19 @@ impl SentStore for SledSent {
     fn flush(&self) -> Result<(), SentError> {
         self.db.flush()?;
         Ok(())
+    }
+
+    fn take_up_to(&self, key: &str, n: u64, limit: u64) -> Result<u64, SentError> {
+        let mut granted = 0;
+        self.counters.fetch_and_update(key, |old| {
+            let used = old
+                .and_then(|v| v.try_into().ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            granted = n.min(limit.saturating_sub(used));
+            Some((used + granted).to_be_bytes().to_vec())
+        })?;
+        Ok(granted)
     }
 
     fn purge(&self, now_ms: u64) -> Result<usize, SentError> {

@@ -3,6 +3,7 @@
 //! published; only then is the input acked. Pushes already settled (see `sent`) are not sent
 //! again: their outcome is published again instead.
 
+use crate::breaker::Breaker;
 use crate::retry::{RetryDecision, RetryPolicy};
 use crate::sent::{SentStore, Settled};
 use crate::{Attempt, SendRequest, VendorActor, VendorApi};
@@ -16,6 +17,7 @@ use pushmesh_runtime::amqp::topology::{
     self, ERROR_HEADER, MESSAGE_ID_HEADER, PUSH_ID_HEADER, TOKEN_GEN_HEADER,
 };
 use pushmesh_runtime::amqp::{AmqpError, Delivery, Outgoing, StageHandler};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,6 +40,9 @@ pub struct DispatchHandler<V: VendorApi> {
     /// Per app: its vendor actor and the most devices one of its requests may carry.
     actors: HashMap<String, (Addr<VendorActor<V>>, usize)>,
     sent: Arc<dyn SentStore>,
+    /// One breaker for the vendor's endpoint. In a RefCell because answers are settled while
+    /// the request stream (which reads it) is still borrowed; never held across an await.
+    breaker: RefCell<Breaker>,
     concurrency: usize,
     policy: RetryPolicy,
     metrics: DispatchMetrics,
@@ -59,6 +64,7 @@ impl<V: VendorApi> DispatchHandler<V> {
         vendor: Vendor,
         actors: HashMap<String, (Addr<VendorActor<V>>, usize)>,
         sent: Arc<dyn SentStore>,
+        breaker: Breaker,
         concurrency: usize,
         policy: RetryPolicy,
         metrics: DispatchMetrics,
@@ -67,6 +73,7 @@ impl<V: VendorApi> DispatchHandler<V> {
             vendor,
             actors,
             sent,
+            breaker: RefCell::new(breaker),
             concurrency: concurrency.max(1),
             policy,
             metrics,
@@ -194,6 +201,22 @@ impl<V: VendorApi> DispatchHandler<V> {
                 tracing::warn!(message_id = %push.message_id, push_id = %push.push_id, %detail, "push rejected");
                 self.finish(o, push, OutcomeStatus::Rejected, None, Some(detail));
             }
+            Attempt::Defer { wait, detail } => {
+                match self.policy.defer(wait, now, push.expires_at_ms) {
+                    RetryDecision::Wait {
+                        tier,
+                        not_before_ms,
+                    } => {
+                        tracing::info!(message_id = %push.message_id, push_id = %push.push_id, wait_s = wait.as_secs(), %detail, "push deferred");
+                        push.not_before_ms = not_before_ms;
+                        o.waits.entry(tier).or_default().push(push);
+                    }
+                    _ => {
+                        let detail = format!("TTL passes before the push may be sent: {detail}");
+                        self.finish(o, push, OutcomeStatus::Expired, None, Some(detail));
+                    }
+                }
+            }
             Attempt::Retry { not_before, detail } => {
                 push.attempt += 1;
                 match self.policy.decide(
@@ -236,6 +259,7 @@ impl<V: VendorApi> DispatchHandler<V> {
         let mut answers = stream::iter(requests)
             .map(|pushes| {
                 let actor = self.actors[&pushes[0].app_id].0.clone();
+                let open = !self.breaker.borrow().allows();
                 let latency = self.metrics.request_seconds.clone();
                 // The ids travel inside the stage messages; every log line of this request
                 // carries them, so one push can be followed from ingest to the vendor.
@@ -249,6 +273,11 @@ impl<V: VendorApi> DispatchHandler<V> {
                 async move {
                     let started = Instant::now();
                     let n = pushes.len();
+                    if open {
+                        let detail = "circuit open: the vendor endpoint is failing".to_owned();
+                        let wait = Duration::from_secs(1);
+                        return (pushes, vec![Attempt::Defer { wait, detail }; n]);
+                    }
                     let attempts = match actor.send(SendRequest(pushes.clone())).await {
                         Ok(a) if a.len() == n => a,
                         Ok(_) => vec![
@@ -266,9 +295,14 @@ impl<V: VendorApi> DispatchHandler<V> {
                 }
                 .instrument(span)
             })
-            .buffer_unordered(self.concurrency);
+            .buffer_unordered(if self.breaker.borrow().probing() {
+                1
+            } else {
+                self.concurrency
+            });
         while let Some((pushes, attempts)) = answers.next().await {
             let now = now_ms();
+            self.judge(&attempts);
             let first_new = o.settled.len();
             for (push, attempt) in pushes.into_iter().zip(attempts) {
                 self.settle(push, attempt, now, o);
@@ -276,6 +310,20 @@ impl<V: VendorApi> DispatchHandler<V> {
             self.record(&o.settled[first_new..])?;
         }
         Ok(())
+    }
+
+    /// Tells the breaker how the endpoint answered: any failed attempt counts against it, any
+    /// final answer for it; deferrals say nothing about its health.
+    fn judge(&self, attempts: &[Attempt]) {
+        let failed = attempts.iter().any(|a| matches!(a, Attempt::Retry { .. }));
+        let answered = attempts
+            .iter()
+            .any(|a| !matches!(a, Attempt::Retry { .. } | Attempt::Defer { .. }));
+        if failed || answered {
+            self.breaker
+                .borrow_mut()
+                .record(failed, tokio::time::Instant::now());
+        }
     }
 
     fn record(&self, settled: &[(DevicePush, Settled)]) -> Result<(), AmqpError> {
@@ -288,6 +336,15 @@ impl<V: VendorApi> DispatchHandler<V> {
 
 impl<V: VendorApi> StageHandler for DispatchHandler<V> {
     async fn handle(&mut self, batch: &[Delivery]) -> Result<Vec<Outgoing>, AmqpError> {
+        // While the breaker is open, take nothing more: deliveries wait in the queue (and in
+        // this consumer's prefetch), unacked, instead of spinning through retries.
+        loop {
+            let wait = self.breaker.borrow_mut().wait(tokio::time::Instant::now());
+            match wait {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => break,
+            }
+        }
         let mut o = Outputs::default();
         let requests = self.plan(batch, now_ms(), &mut o)?;
         self.record(&o.settled)?;

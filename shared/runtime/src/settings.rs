@@ -161,6 +161,18 @@ pub struct DispatchSettings {
     pub retry_tiers_s: Vec<u64>,
     #[serde(default = "defaults::request_timeout_ms")]
     pub request_timeout_ms: u64,
+    /// Transient failures in a row (5xx, timeouts) that open a vendor's circuit breaker.
+    #[serde(default = "defaults::breaker_failures")]
+    pub breaker_failures: u32,
+    /// How long an open breaker waits before one probe; doubles on each failed probe ...
+    #[serde(default = "defaults::breaker_cooldown_ms")]
+    pub breaker_cooldown_ms: u64,
+    /// ... up to this.
+    #[serde(default = "defaults::breaker_max_cooldown_ms")]
+    pub breaker_max_cooldown_ms: u64,
+    /// Length of a quota day (`daily_quota`); 86,400 s. Tests shorten it to see the reset.
+    #[serde(default = "defaults::quota_day_s")]
+    pub quota_day_s: u64,
 }
 
 /// vendor-sim, the stand-in for vendor APIs used by tests, the demo and staging.
@@ -254,6 +266,18 @@ mod defaults {
     }
     pub fn request_timeout_ms() -> u64 {
         10_000
+    }
+    pub fn breaker_failures() -> u32 {
+        5
+    }
+    pub fn breaker_cooldown_ms() -> u64 {
+        5_000
+    }
+    pub fn breaker_max_cooldown_ms() -> u64 {
+        60_000
+    }
+    pub fn quota_day_s() -> u64 {
+        86_400
     }
 }
 
@@ -361,6 +385,12 @@ impl Settings {
             return Err(SettingsError::invalid(
                 "dispatch.retry_tiers_s",
                 "must be a non-empty ascending list of seconds above zero",
+            ));
+        }
+        if self.dispatch.quota_day_s == 0 {
+            return Err(SettingsError::invalid(
+                "dispatch.quota_day_s",
+                "must be at least 1",
             ));
         }
         if self.dispatch.concurrency == 0 {
