@@ -17,8 +17,9 @@ use std::time::Duration;
 
 #[derive(Default)]
 pub struct MeshOptions {
-    /// Run dispatch-fcm as a real process (started by [`Mesh::start_fcm_process`]).
-    pub fcm_as_process: bool,
+    /// Services to run as real processes instead of in this test (`ingest`, `presence`,
+    /// `registry`, `dispatch-fcm`), started with [`Mesh::start_process`].
+    pub processes: &'static [&'static str],
     /// TOML appended to the test settings (sections not already present).
     pub extra_toml: String,
 }
@@ -34,17 +35,55 @@ pub struct Mesh {
     _conn: Connection,
     outcomes: Arc<Mutex<Vec<Outcome>>>,
     shutdown: Shutdown,
-    fcm_process: Option<Child>,
+    processes: std::collections::HashMap<&'static str, Child>,
+    ports: Ports,
+}
+
+/// The fixed ports of one mesh (processes need them known before they start).
+#[derive(Clone, Copy)]
+struct Ports {
+    sim: u16,
+    apns: u16,
+    ingest: u16,
+    presence: u16,
+    registry: u16,
+    fcm: u16,
+}
+
+impl Ports {
+    fn free() -> Self {
+        Ports {
+            sim: free_port(),
+            apns: free_port(),
+            ingest: free_port(),
+            presence: free_port(),
+            registry: free_port(),
+            fcm: free_port(),
+        }
+    }
+
+    fn of(&self, service: &str) -> u16 {
+        match service {
+            "ingest" => self.ingest,
+            "presence" => self.presence,
+            "registry" => self.registry,
+            "dispatch-fcm" => self.fcm,
+            other => panic!("no fixed port for {other}"),
+        }
+    }
 }
 
 const APP: &str = "demo";
 
-fn settings_toml(
-    vhost: &Vhost,
-    dir: &std::path::Path,
-    (sim_port, apns_port, fcm_port): (u16, u16, u16),
-    extra: &str,
-) -> String {
+fn settings_toml(vhost: &Vhost, dir: &std::path::Path, ports: Ports, extra: &str) -> String {
+    let Ports {
+        sim: sim_port,
+        apns: apns_port,
+        ingest,
+        presence,
+        registry,
+        fcm: fcm_port,
+    } = ports;
     let fixtures = repo_root().join("fixtures");
     format!(
         r#"
@@ -57,9 +96,9 @@ prefetch = 200
 max_items = 100
 linger_ms = 2
 [listen]
-ingest = "127.0.0.1:0"
-presence = "127.0.0.1:0"
-registry = "127.0.0.1:0"
+ingest = "127.0.0.1:{ingest}"
+presence = "127.0.0.1:{presence}"
+registry = "127.0.0.1:{registry}"
 vendor_sim = "127.0.0.1:{sim_port}"
 vendor_sim_apns = "127.0.0.1:{apns_port}"
 dispatch = {{ fcm = "127.0.0.1:{fcm_port}", huawei = "127.0.0.1:0", xiaomi = "127.0.0.1:0", oppo = "127.0.0.1:0", vivo = "127.0.0.1:0", honor = "127.0.0.1:0", apns = "127.0.0.1:0" }}
@@ -184,33 +223,38 @@ impl Mesh {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let http = reqwest::Client::new();
         let shutdown = Shutdown::new();
-        let ports = (free_port(), free_port(), free_port());
-        let sim_port = ports.0;
+        let ports = Ports::free();
         let toml = settings_toml(&vhost, dir.path(), ports, &opts.extra_toml);
         let settings = Settings::from_toml(&toml).expect("test settings are valid");
+        let in_process = |name: &str| !opts.processes.contains(&name);
 
         let sim =
             vendor_sim::Application::build(&settings, shutdown.clone()).expect("vendor-sim starts");
         actix_rt::spawn(sim.run_until_stopped());
-        let ingest =
-            ingest::Application::build(settings.clone(), shutdown.clone()).expect("ingest starts");
-        let ingest_port = ingest.port();
-        actix_rt::spawn(ingest.run_until_stopped());
-        let presence = presence::Application::build(settings.clone(), shutdown.clone())
-            .expect("presence starts");
-        let presence_port = presence.port();
-        actix_rt::spawn(presence.run_until_stopped());
-        let registry = registry::Application::build(settings.clone(), shutdown.clone())
-            .expect("registry starts");
-        let registry_port = registry.port();
-        actix_rt::spawn(registry.run_until_stopped());
-        if !opts.fcm_as_process {
-            let fcm = dispatch_fcm::build(settings.clone(), dir.path(), shutdown.clone())
-                .expect("dispatch-fcm starts");
-            actix_rt::spawn(fcm.run_until_stopped());
-            wait_ready(&http, ports.2, "dispatch-fcm").await;
+        if in_process("ingest") {
+            let app = ingest::Application::build(settings.clone(), shutdown.clone())
+                .expect("ingest starts");
+            actix_rt::spawn(app.run_until_stopped());
         }
-        let dispatchers = [
+        if in_process("presence") {
+            let app = presence::Application::build(settings.clone(), shutdown.clone())
+                .expect("presence starts");
+            actix_rt::spawn(app.run_until_stopped());
+        }
+        if in_process("registry") {
+            let app = registry::Application::build(settings.clone(), shutdown.clone())
+                .expect("registry starts");
+            actix_rt::spawn(app.run_until_stopped());
+        }
+        let mut ready = vec![];
+        if in_process("dispatch-fcm") {
+            ready.push(spawn(dispatch_fcm::build(
+                settings.clone(),
+                dir.path(),
+                shutdown.clone(),
+            )));
+        }
+        ready.extend([
             spawn(dispatch_huawei::build(settings.clone(), shutdown.clone())),
             spawn(dispatch_xiaomi::build(settings.clone(), shutdown.clone())),
             spawn(dispatch_oppo::build(settings.clone(), shutdown.clone())),
@@ -221,16 +265,15 @@ impl Mesh {
                 dir.path(),
                 shutdown.clone(),
             )),
-        ];
-        for port in dispatchers {
-            wait_ready(&http, port, "a dispatcher").await;
+        ]);
+        for service in ["ingest", "presence", "registry"]
+            .into_iter()
+            .filter(|s| in_process(s))
+        {
+            ready.push(ports.of(service));
         }
-        for (port, what) in [
-            (ingest_port, "ingest"),
-            (presence_port, "presence"),
-            (registry_port, "registry"),
-        ] {
-            wait_ready(&http, port, what).await;
+        for port in ready {
+            wait_ready(&http, port, "a service").await;
         }
 
         let conn = Connection::connect(&vhost.amqp_url(), ConnectionProperties::default())
@@ -243,22 +286,23 @@ impl Mesh {
         Mesh {
             vhost,
             dir,
-            sim: format!("http://127.0.0.1:{sim_port}"),
-            registry: format!("http://127.0.0.1:{registry_port}"),
+            sim: format!("http://127.0.0.1:{}", ports.sim),
+            registry: format!("http://127.0.0.1:{}", ports.registry),
             http,
             settings_toml: toml,
             channel,
             _conn: conn,
             outcomes,
             shutdown,
-            fcm_process: None,
+            processes: Default::default(),
+            ports,
         }
     }
 
-    // ---- the FCM dispatcher as a process ----
+    // ---- services as processes ----
 
-    /// Starts target/debug/dispatch-fcm with this mesh's settings and waits until it is ready.
-    pub async fn start_fcm_process(&mut self) {
+    /// Starts target/<profile>/<service> with this mesh's settings and waits until it is ready.
+    pub async fn start_process(&mut self, service: &'static str) {
         let config = self.dir.path().join("pushmesh.toml");
         std::fs::write(&config, &self.settings_toml).expect("write the settings file");
         let exe = std::env::current_exe().expect("the test binary's path");
@@ -266,34 +310,45 @@ impl Mesh {
             .parent()
             .and_then(|deps| deps.parent())
             .expect("target/<profile>/deps")
-            .join("dispatch-fcm");
+            .join(service);
         assert!(
             bin.exists(),
             "{} is missing: run `cargo build --workspace --bins` first",
             bin.display()
         );
-        let log =
-            std::fs::File::create(self.dir.path().join("dispatch-fcm.log")).expect("log file");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join(format!("{service}.log")))
+            .expect("log file");
         let child = Command::new(bin)
             .env("PUSHMESH_CONFIG", &config)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .expect("dispatch-fcm starts");
-        self.fcm_process = Some(child);
-        let settings = Settings::from_toml(&self.settings_toml).expect("valid settings");
-        let port = settings
-            .dispatch_listen(pushmesh_contract::Vendor::Fcm)
-            .port();
-        wait_ready(&self.http, port, "the dispatch-fcm process").await;
+            .unwrap_or_else(|e| panic!("{service} starts: {e}"));
+        self.processes.insert(service, child);
+        wait_ready(&self.http, self.ports.of(service), service).await;
     }
 
     /// SIGKILL: no chance to finish anything.
-    pub fn kill_fcm_process(&mut self) {
-        if let Some(mut child) = self.fcm_process.take() {
-            child.kill().expect("SIGKILL dispatch-fcm");
-            child.wait().expect("reap dispatch-fcm");
+    pub fn kill_process(&mut self, service: &str) {
+        if let Some(mut child) = self.processes.remove(service) {
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reap");
         }
+    }
+
+    /// SIGTERM, then waits for the process to exit; returns whether it exited with success.
+    pub fn terminate_process(&mut self, service: &str) -> bool {
+        let Some(mut child) = self.processes.remove(service) else {
+            return false;
+        };
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {service}");
+        child.wait().expect("reap").success()
     }
 
     // ---- devices (registry HTTP API) ----
@@ -572,7 +627,10 @@ async fn collect_outcomes(conn: &Connection, into: Arc<Mutex<Vec<Outcome>>>) {
 impl Drop for Mesh {
     fn drop(&mut self) {
         self.shutdown.trigger();
-        self.kill_fcm_process();
+        let running: Vec<&'static str> = self.processes.keys().copied().collect();
+        for service in running {
+            self.kill_process(service);
+        }
         // The vhost goes with `self.vhost`: its queues, and every connection into it.
     }
 }

@@ -18,7 +18,7 @@ use pushmesh_runtime::amqp::topology::{
 };
 use pushmesh_runtime::amqp::{AmqpError, Delivery, Outgoing, StageHandler};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
@@ -131,6 +131,8 @@ impl<V: VendorApi> DispatchHandler<V> {
         o: &mut Outputs,
     ) -> Result<Vec<Vec<DevicePush>>, AmqpError> {
         let mut groups: BTreeMap<(String, String), Vec<DevicePush>> = BTreeMap::new();
+        // The same push twice in one batch (an upstream stage redelivered it quickly) is sent once.
+        let mut in_batch = HashSet::new();
         for d in batch {
             let items = match codec::decode::<Batch<DevicePush>>(&d.data) {
                 Ok(b) => b.items,
@@ -144,6 +146,18 @@ impl<V: VendorApi> DispatchHandler<V> {
                 }
             };
             for push in items {
+                let id = (
+                    push.app_id.clone(),
+                    push.message_id.clone(),
+                    push.push_id.clone(),
+                );
+                if !in_batch.insert(id) {
+                    self.metrics
+                        .duplicates
+                        .with_label_values(&[] as &[&str])
+                        .inc();
+                    continue;
+                }
                 if let Some(settled) = self.sent.get(&push).map_err(AmqpError::stage)? {
                     self.metrics
                         .duplicates
