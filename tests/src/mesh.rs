@@ -32,7 +32,7 @@ pub struct Mesh {
     pub http: reqwest::Client,
     pub settings_toml: String,
     channel: Channel,
-    _conn: Connection,
+    conn: Connection,
     outcomes: Arc<Mutex<Vec<Outcome>>>,
     shutdown: Shutdown,
     processes: std::collections::HashMap<&'static str, Child>,
@@ -291,12 +291,30 @@ impl Mesh {
             http,
             settings_toml: toml,
             channel,
-            _conn: conn,
+            conn,
             outcomes,
             shutdown,
             processes: Default::default(),
             ports,
         }
+    }
+
+    /// A new test connection (after a broker restart): publishing works again, outcomes are
+    /// collected again from now on.
+    pub async fn reconnect(&mut self) {
+        let conn = wait_for(
+            "the broker to accept connections",
+            Duration::from_secs(60),
+            || async {
+                Connection::connect(&self.vhost.amqp_url(), ConnectionProperties::default())
+                    .await
+                    .ok()
+            },
+        )
+        .await;
+        self.channel = conn.create_channel().await.expect("a channel");
+        collect_outcomes(&conn, self.outcomes.clone()).await;
+        self.conn = conn;
     }
 
     // ---- services as processes ----
