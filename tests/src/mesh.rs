@@ -47,7 +47,8 @@ struct Ports {
     ingest: u16,
     presence: u16,
     registry: u16,
-    fcm: u16,
+    /// fcm, apns, huawei, xiaomi, oppo, vivo, honor
+    dispatch: [u16; 7],
 }
 
 impl Ports {
@@ -58,7 +59,7 @@ impl Ports {
             ingest: free_port(),
             presence: free_port(),
             registry: free_port(),
-            fcm: free_port(),
+            dispatch: std::array::from_fn(|_| free_port()),
         }
     }
 
@@ -67,8 +68,17 @@ impl Ports {
             "ingest" => self.ingest,
             "presence" => self.presence,
             "registry" => self.registry,
-            "dispatch-fcm" => self.fcm,
-            other => panic!("no fixed port for {other}"),
+            other => {
+                let vendor: pushmesh_contract::Vendor = other
+                    .strip_prefix("dispatch-")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| panic!("no such service: {other}"));
+                let index = pushmesh_contract::Vendor::ALL
+                    .iter()
+                    .position(|v| *v == vendor)
+                    .unwrap();
+                self.dispatch[index]
+            }
         }
     }
 }
@@ -82,7 +92,7 @@ fn settings_toml(vhost: &Vhost, dir: &std::path::Path, ports: Ports, extra: &str
         ingest,
         presence,
         registry,
-        fcm: fcm_port,
+        dispatch: d,
     } = ports;
     let fixtures = repo_root().join("fixtures");
     format!(
@@ -101,7 +111,7 @@ presence = "127.0.0.1:{presence}"
 registry = "127.0.0.1:{registry}"
 vendor_sim = "127.0.0.1:{sim_port}"
 vendor_sim_apns = "127.0.0.1:{apns_port}"
-dispatch = {{ fcm = "127.0.0.1:{fcm_port}", huawei = "127.0.0.1:0", xiaomi = "127.0.0.1:0", oppo = "127.0.0.1:0", vivo = "127.0.0.1:0", honor = "127.0.0.1:0", apns = "127.0.0.1:0" }}
+dispatch = {{ fcm = "127.0.0.1:{}", apns = "127.0.0.1:{}", huawei = "127.0.0.1:{}", xiaomi = "127.0.0.1:{}", oppo = "127.0.0.1:{}", vivo = "127.0.0.1:{}", honor = "127.0.0.1:{}" }}
 [dispatch]
 retry_tiers_s = [1, 2, 5, 10, 30, 60]
 backoff_base_ms = 500
@@ -175,6 +185,13 @@ base_url = "http://127.0.0.1:{sim_port}/fcm"
 token_url = "http://127.0.0.1:{sim_port}/fcm/token"
 {extra}
 "#,
+        d[0],
+        d[1],
+        d[2],
+        d[3],
+        d[4],
+        d[5],
+        d[6],
         data = dir.display(),
         url = vhost.amqp_url(),
         fixtures = fixtures.display(),
@@ -247,25 +264,51 @@ impl Mesh {
             actix_rt::spawn(app.run_until_stopped());
         }
         let mut ready = vec![];
-        if in_process("dispatch-fcm") {
+        let d = |v: &str| format!("dispatch-{v}");
+        if in_process(&d("fcm")) {
             ready.push(spawn(dispatch_fcm::build(
                 settings.clone(),
                 dir.path(),
                 shutdown.clone(),
             )));
         }
-        ready.extend([
-            spawn(dispatch_huawei::build(settings.clone(), shutdown.clone())),
-            spawn(dispatch_xiaomi::build(settings.clone(), shutdown.clone())),
-            spawn(dispatch_oppo::build(settings.clone(), shutdown.clone())),
-            spawn(dispatch_vivo::build(settings.clone(), shutdown.clone())),
-            spawn(dispatch_honor::build(settings.clone(), shutdown.clone())),
-            spawn(dispatch_apns::build(
+        if in_process(&d("apns")) {
+            ready.push(spawn(dispatch_apns::build(
                 settings.clone(),
                 dir.path(),
                 shutdown.clone(),
-            )),
-        ]);
+            )));
+        }
+        if in_process(&d("huawei")) {
+            ready.push(spawn(dispatch_huawei::build(
+                settings.clone(),
+                shutdown.clone(),
+            )));
+        }
+        if in_process(&d("xiaomi")) {
+            ready.push(spawn(dispatch_xiaomi::build(
+                settings.clone(),
+                shutdown.clone(),
+            )));
+        }
+        if in_process(&d("oppo")) {
+            ready.push(spawn(dispatch_oppo::build(
+                settings.clone(),
+                shutdown.clone(),
+            )));
+        }
+        if in_process(&d("vivo")) {
+            ready.push(spawn(dispatch_vivo::build(
+                settings.clone(),
+                shutdown.clone(),
+            )));
+        }
+        if in_process(&d("honor")) {
+            ready.push(spawn(dispatch_honor::build(
+                settings.clone(),
+                shutdown.clone(),
+            )));
+        }
         for service in ["ingest", "presence", "registry"]
             .into_iter()
             .filter(|s| in_process(s))

@@ -1,6 +1,6 @@
 //! `POST /3/device/{token}`: provider token, headers, payload, Apple's reasons.
 
-use super::{ApnsSim, VENDOR};
+use super::{ApnsSim, ConnToken, VENDOR};
 use crate::state::SimState;
 use http::request::Parts;
 use pushmesh_contract::now_ms;
@@ -50,7 +50,13 @@ fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-pub fn handle(parts: &Parts, data: &[u8], sim: &ApnsSim, state: &SimState) -> Reply {
+pub fn handle(
+    parts: &Parts,
+    data: &[u8],
+    sim: &ApnsSim,
+    state: &SimState,
+    conn: &ConnToken,
+) -> Reply {
     let now = now_ms();
     let token = parts
         .uri
@@ -66,7 +72,7 @@ pub fn handle(parts: &Parts, data: &[u8], sim: &ApnsSim, state: &SimState) -> Re
         .collect();
     let payload: Value = serde_json::from_slice(data).unwrap_or(Value::Null);
     let reply = state.with(VENDOR, |v| {
-        let reply = check(parts, data, &token, &payload, sim, v, now);
+        let reply = check(parts, data, &token, &payload, sim, v, conn, now);
         let accepted = if reply.status == 200 { vec![token.clone()] } else { vec![] };
         let record = json!({"headers": headers, "payload": payload, "http_version": format!("{:?}", parts.version)});
         v.record(now, reply.status, vec![token.clone()], accepted, record);
@@ -82,6 +88,7 @@ fn check(
     payload: &Value,
     sim: &ApnsSim,
     v: &mut crate::state::VendorState,
+    conn: &ConnToken,
     now: u64,
 ) -> Reply {
     if parts.method != http::Method::POST {
@@ -116,21 +123,30 @@ fn check(
             if claims.iat * 1000 + 3_600_000 <= now {
                 return refuse(403, "ExpiredProviderToken");
             }
-            // A new token for the team: too soon after a previous one still in force?
-            let newest_live = v
-                .access_tokens
-                .values()
-                .filter(|(exp, owner)| owner == &claims.iss && *exp > now)
-                .map(|(exp, _)| exp - 3_600_000)
-                .max();
-            if newest_live.is_some_and(|iat_ms| now < iat_ms + MIN_TOKEN_AGE_MS) {
-                return refuse(429, "TooManyProviderTokenUpdates");
-            }
             v.access_tokens.insert(
                 jwt.to_owned(),
                 (claims.iat * 1000 + 3_600_000, claims.iss.clone()),
             );
             v.tokens_issued += 1;
+        }
+    }
+    // A connection that changes its token sooner than 20 minutes after the last change, while
+    // the old one is still valid, is updating too often.
+    {
+        let mut last = conn.lock().expect("connection state lock");
+        match last.as_ref() {
+            Some((previous, _)) if previous == jwt => {}
+            Some((previous, since)) => {
+                let previous_live = v
+                    .access_tokens
+                    .get(previous)
+                    .is_some_and(|(exp, _)| *exp > now);
+                if previous_live && now < since + MIN_TOKEN_AGE_MS {
+                    return refuse(429, "TooManyProviderTokenUpdates");
+                }
+                *last = Some((jwt.to_owned(), now));
+            }
+            None => *last = Some((jwt.to_owned(), now)),
         }
     }
     if let Some(f) = v.take_fault(now) {
