@@ -72,7 +72,8 @@ pub fn handle(
         .collect();
     let payload: Value = serde_json::from_slice(data).unwrap_or(Value::Null);
     let reply = state.with(VENDOR, |v| {
-        let reply = check(parts, data, &token, &payload, sim, v, conn, now);
+        let request = Request { parts, data, token: &token, payload: &payload };
+        let reply = check(&request, sim, v, conn, now);
         let accepted = if reply.status == 200 { vec![token.clone()] } else { vec![] };
         let record = json!({"headers": headers, "payload": payload, "http_version": format!("{:?}", parts.version)});
         v.record(now, reply.status, vec![token.clone()], accepted, record);
@@ -81,16 +82,27 @@ pub fn handle(
     reply
 }
 
+/// One request as received.
+struct Request<'a> {
+    parts: &'a Parts,
+    data: &'a [u8],
+    token: &'a str,
+    payload: &'a Value,
+}
+
 fn check(
-    parts: &Parts,
-    data: &[u8],
-    token: &str,
-    payload: &Value,
+    req: &Request,
     sim: &ApnsSim,
     v: &mut crate::state::VendorState,
     conn: &ConnToken,
     now: u64,
 ) -> Reply {
+    let Request {
+        parts,
+        data,
+        token,
+        payload,
+    } = *req;
     if parts.method != http::Method::POST {
         return refuse(405, "MethodNotAllowed");
     }
