@@ -23,6 +23,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
+/// What a request's answers say about the endpoint's health: Some(true) failing (a transient
+/// failure), Some(false) answering, None nothing (only deferrals).
+fn health(attempts: &[Attempt]) -> Option<bool> {
+    if attempts.iter().any(|a| matches!(a, Attempt::Retry { .. })) {
+        Some(true)
+    } else if attempts.iter().any(|a| !matches!(a, Attempt::Defer { .. })) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 #[derive(Clone)]
 pub struct DispatchMetrics {
     /// Vendor answers per push, by result (delivered, invalid_token, rejected, retry).
@@ -273,7 +285,10 @@ impl<V: VendorApi> DispatchHandler<V> {
         let mut answers = stream::iter(requests)
             .map(|pushes| {
                 let actor = self.actors[&pushes[0].app_id].0.clone();
-                let open = !self.breaker.borrow().allows();
+                let (open, probe) = {
+                    let breaker = self.breaker.borrow();
+                    (!breaker.allows(), breaker.probing())
+                };
                 let latency = self.metrics.request_seconds.clone();
                 // The ids travel inside the stage messages; every log line of this request
                 // carries them, so one push can be followed from ingest to the vendor.
@@ -290,9 +305,9 @@ impl<V: VendorApi> DispatchHandler<V> {
                     if open {
                         let detail = "circuit open: the vendor endpoint is failing".to_owned();
                         let wait = Duration::from_secs(1);
-                        return (pushes, vec![Attempt::Defer { wait, detail }; n]);
+                        return (pushes, vec![Attempt::Defer { wait, detail }; n], None);
                     }
-                    let attempts = match actor.send(SendRequest(pushes.clone())).await {
+                    let mut attempts = match actor.send(SendRequest(pushes.clone())).await {
                         Ok(a) if a.len() == n => a,
                         Ok(_) => vec![
                             Attempt::retry(
@@ -302,10 +317,24 @@ impl<V: VendorApi> DispatchHandler<V> {
                         ],
                         Err(e) => vec![Attempt::retry(format!("vendor actor unavailable: {e}")); n],
                     };
+                    let health = health(&attempts);
+                    if probe {
+                        // A failed probe is the outage's fault, not this push's: it waits
+                        // without using up an attempt, so a long outage ends no push early.
+                        for a in attempts.iter_mut() {
+                            if let Attempt::Retry { detail, .. } = a {
+                                let detail = format!("probe of a failing endpoint: {detail}");
+                                *a = Attempt::Defer {
+                                    wait: Duration::from_secs(1),
+                                    detail,
+                                };
+                            }
+                        }
+                    }
                     latency
                         .with_label_values(&[] as &[&str])
                         .observe(started.elapsed().as_secs_f64());
-                    (pushes, attempts)
+                    (pushes, attempts, health)
                 }
                 .instrument(span)
             })
@@ -314,9 +343,13 @@ impl<V: VendorApi> DispatchHandler<V> {
             } else {
                 self.concurrency
             });
-        while let Some((pushes, attempts)) = answers.next().await {
+        while let Some((pushes, attempts, health)) = answers.next().await {
             let now = now_ms();
-            self.judge(&attempts);
+            if let Some(failed) = health {
+                self.breaker
+                    .borrow_mut()
+                    .record(failed, tokio::time::Instant::now());
+            }
             let first_new = o.settled.len();
             for (push, attempt) in pushes.into_iter().zip(attempts) {
                 self.settle(push, attempt, now, o);
@@ -324,20 +357,6 @@ impl<V: VendorApi> DispatchHandler<V> {
             self.record(&o.settled[first_new..])?;
         }
         Ok(())
-    }
-
-    /// Tells the breaker how the endpoint answered: any failed attempt counts against it, any
-    /// final answer for it; deferrals say nothing about its health.
-    fn judge(&self, attempts: &[Attempt]) {
-        let failed = attempts.iter().any(|a| matches!(a, Attempt::Retry { .. }));
-        let answered = attempts
-            .iter()
-            .any(|a| !matches!(a, Attempt::Retry { .. } | Attempt::Defer { .. }));
-        if failed || answered {
-            self.breaker
-                .borrow_mut()
-                .record(failed, tokio::time::Instant::now());
-        }
     }
 
     fn record(&self, settled: &[(DevicePush, Settled)]) -> Result<(), AmqpError> {
