@@ -145,3 +145,45 @@ async fn a_daily_quota_defers_the_rest_to_the_next_day() {
     assert!(per_day.values().all(|n| *n <= 3), "{per_day:?}");
     assert_eq!(per_day.values().sum::<usize>(), 5);
 }
+
+/// A push that runs out of time is parked with its reason; after the outage an operator replays
+/// it (`pushmesh-cli replay fcm --ttl-s 60`) and it is delivered.
+#[actix_rt::test]
+async fn an_expired_push_is_parked_and_an_operator_can_replay_it() {
+    let mesh = Mesh::start().await;
+    mesh.fcm_device("tok-bob", "bob").await;
+    mesh.sim_post(
+        "/sim/fcm/fault",
+        serde_json::json!({"status": 503, "for_ms": 60_000}),
+    )
+    .await;
+    mesh.publish("im.message", serde_json::json!({
+        "app_id": "demo", "message_id": "short", "conversation_type": "peer", "conversation_id": "c",
+        "sender_id": "alice", "recipients": ["bob"], "ttl_s": 2, "push": {"title": "t", "content": "c"}
+    }))
+    .await;
+    mesh.outcome("short", "bob", OutcomeStatus::Expired).await;
+    mesh.http
+        .delete(format!("{}/sim/fcm/fault", mesh.sim))
+        .send()
+        .await
+        .unwrap();
+
+    let printed = mesh.cli(&["replay", "fcm", "--ttl-s", "60"]);
+    assert!(printed.contains("replayed 1 pushes"), "{printed}");
+    wait_for(
+        "the replayed push to be delivered",
+        Duration::from_secs(30),
+        || async {
+            mesh.outcomes()
+                .into_iter()
+                .find(|o| o.message_id == "short" && o.status == OutcomeStatus::Delivered)
+        },
+    )
+    .await;
+    assert_eq!(mesh.sim_messages("fcm").await.len(), 1);
+    assert!(
+        mesh.cli(&["replay", "fcm"]).contains("replayed 0 pushes"),
+        "the parked queue is empty"
+    );
+}

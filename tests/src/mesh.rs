@@ -362,21 +362,48 @@ impl Mesh {
 
     // ---- services as processes ----
 
-    /// Starts target/<profile>/<service> with this mesh's settings and waits until it is ready.
-    pub async fn start_process(&mut self, service: &'static str) {
+    /// This mesh's settings as a file, for processes and the CLI.
+    pub fn config_file(&self) -> std::path::PathBuf {
         let config = self.dir.path().join("pushmesh.toml");
         std::fs::write(&config, &self.settings_toml).expect("write the settings file");
+        config
+    }
+
+    /// A binary built beside the tests (target/<profile>/<name>).
+    pub fn binary(name: &str) -> std::path::PathBuf {
         let exe = std::env::current_exe().expect("the test binary's path");
         let bin = exe
             .parent()
             .and_then(|deps| deps.parent())
             .expect("target/<profile>/deps")
-            .join(service);
+            .join(name);
         assert!(
             bin.exists(),
             "{} is missing: run `cargo build --workspace --bins` first",
             bin.display()
         );
+        bin
+    }
+
+    /// Runs `pushmesh-cli` with this mesh's settings; returns what it printed, or panics.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new(Self::binary("pushmesh-cli"))
+            .args(args)
+            .env("PUSHMESH_CONFIG", self.config_file())
+            .output()
+            .expect("pushmesh-cli runs");
+        assert!(
+            out.status.success(),
+            "pushmesh-cli {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Starts target/<profile>/<service> with this mesh's settings and waits until it is ready.
+    pub async fn start_process(&mut self, service: &'static str) {
+        let config = self.config_file();
+        let bin = Self::binary(service);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

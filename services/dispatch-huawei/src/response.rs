@@ -94,6 +94,7 @@ mod tests {
                 expires_at_ms: u64::MAX,
                 attempt: 0,
                 not_before_ms: 0,
+                replays: 0,
             })
             .collect()
     }

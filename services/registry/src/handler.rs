@@ -118,6 +118,7 @@ impl ResolveHandler {
                     expires_at_ms: job.expires_at_ms,
                     attempt: 0,
                     not_before_ms: 0,
+                    replays: 0,
                 });
             }
         }

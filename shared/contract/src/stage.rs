@@ -80,6 +80,9 @@ pub struct DevicePush {
     /// Not to be sent before this instant (ms; 0 for at once): a vendor's Retry-After or a
     /// backoff longer than the longest delay queue.
     pub not_before_ms: u64,
+    /// Times an operator replayed this push from the parked queue: a replayed push is a new
+    /// send, not a duplicate of the one that failed.
+    pub replays: u32,
 }
 
 /// Most device pushes in one message to a dispatcher: the largest vendor request (1000 tokens

@@ -45,11 +45,14 @@ pub struct SledSent {
     counters: sled::Tree,
 }
 
+/// app, message, device, and the replay count: a replayed push is a new send.
 fn key(p: &DevicePush) -> Vec<u8> {
+    let replays = p.replays.to_string();
     [
         p.app_id.as_bytes(),
         p.message_id.as_bytes(),
         p.push_id.as_bytes(),
+        replays.as_bytes(),
     ]
     .join(&0u8)
 }
@@ -135,6 +138,7 @@ mod tests {
             expires_at_ms: expires,
             attempt: 0,
             not_before_ms: 0,
+            replays: 0,
         }
     }
 

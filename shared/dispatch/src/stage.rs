@@ -132,6 +132,11 @@ impl<V: VendorApi> DispatchHandler<V> {
             expires_at_ms: push.expires_at_ms,
         };
         o.out.push(self.outcome(&push, &settled));
+        // Pushes that ran out of attempts or of time are kept for an operator to inspect and
+        // replay (`pushmesh-cli replay <vendor>`).
+        if matches!(status, OutcomeStatus::Failed | OutcomeStatus::Expired) {
+            o.parked.push(push.clone());
+        }
         o.settled.push((push, settled));
     }
 
@@ -262,7 +267,6 @@ impl<V: VendorApi> DispatchHandler<V> {
                     }
                     RetryDecision::GiveUp => {
                         let detail = format!("gave up after {} attempts: {detail}", push.attempt);
-                        o.parked.push(push.clone());
                         self.finish(o, push, OutcomeStatus::Failed, None, Some(detail));
                     }
                     RetryDecision::Expire => {

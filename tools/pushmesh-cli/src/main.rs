@@ -1,47 +1,118 @@
-//! pushmesh-cli: publish to `pushmesh.ingest` the way an IM server does, from a shell.
+//! pushmesh-cli: what an operator does from a shell.
 //!
-//!   pushmesh-cli publish <routing-key> '<json body>'
+//!   pushmesh-cli publish <routing-key> '<json body>'    publish to `pushmesh.ingest`, as an IM server does
+//!   pushmesh-cli replay <vendor> [--ttl-s N]           move parked pushes back to `dispatch.<vendor>`
 //!
 //! The broker URL comes from the pushmesh settings (`PUSHMESH_CONFIG`, `PUSHMESH__AMQP__URL`).
 
 use anyhow::{bail, Context};
-use lapin::options::BasicPublishOptions;
-use lapin::{BasicProperties, Connection, ConnectionProperties};
-use pushmesh_runtime::amqp::topology::INGEST_EXCHANGE;
+use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use pushmesh_contract::stage::{Batch, DevicePush};
+use pushmesh_contract::{codec, now_ms, Vendor};
+use pushmesh_runtime::amqp::topology::{dispatch_queue, parked_queue, INGEST_EXCHANGE};
 use pushmesh_runtime::Settings;
+
+const USAGE: &str = "usage: pushmesh-cli publish <routing-key> '<json body>'\n       pushmesh-cli replay <vendor> [--ttl-s N]";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [command, routing_key, body] = args.as_slice() else {
-        bail!("usage: pushmesh-cli publish <routing-key> '<json body>'");
-    };
-    if command != "publish" {
-        bail!("unknown command `{command}`: the one command is `publish`");
-    }
-    serde_json::from_str::<serde_json::Value>(body).context("the body is not JSON")?;
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let settings = Settings::load()?;
     let conn = Connection::connect(&settings.amqp.url, ConnectionProperties::default())
         .await
         .with_context(|| format!("cannot connect to {}", settings.amqp.url))?;
     let channel = conn.create_channel().await?;
-    channel.confirm_select(Default::default()).await?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    match args.as_slice() {
+        ["publish", routing_key, body] => publish(&channel, routing_key, body).await?,
+        ["replay", vendor] => replay(&channel, vendor.parse()?, None).await?,
+        ["replay", vendor, "--ttl-s", ttl] => {
+            let ttl: u64 = ttl.parse().context("--ttl-s takes whole seconds")?;
+            replay(&channel, vendor.parse()?, Some(ttl)).await?
+        }
+        _ => bail!(USAGE),
+    }
+    conn.close(200, "done".into()).await?;
+    Ok(())
+}
+
+async fn send(
+    channel: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    body: &[u8],
+    content_type: &str,
+) -> anyhow::Result<()> {
     let confirm = channel
         .basic_publish(
-            INGEST_EXCHANGE.into(),
-            routing_key.as_str().into(),
-            BasicPublishOptions::default(),
-            body.as_bytes(),
+            exchange.into(),
+            routing_key.into(),
+            BasicPublishOptions {
+                mandatory: exchange.is_empty(),
+                ..Default::default()
+            },
+            body,
             BasicProperties::default()
                 .with_delivery_mode(2)
-                .with_content_type("application/json".into()),
+                .with_content_type(content_type.into()),
         )
         .await?
         .await?;
-    if !confirm.is_ack() {
-        bail!("the broker refused the message");
+    if !confirm.is_ack() || confirm.take_message().is_some() {
+        bail!("the broker did not take the message for {exchange}/{routing_key}");
     }
+    Ok(())
+}
+
+async fn publish(channel: &Channel, routing_key: &str, body: &str) -> anyhow::Result<()> {
+    serde_json::from_str::<serde_json::Value>(body).context("the body is not JSON")?;
+    send(
+        channel,
+        INGEST_EXCHANGE,
+        routing_key,
+        body.as_bytes(),
+        "application/json",
+    )
+    .await?;
     println!("published {routing_key} to {INGEST_EXCHANGE}");
-    conn.close(200, "done".into()).await?;
+    Ok(())
+}
+
+/// Moves every parked push back to its vendor's queue as a new send: attempts reset, counted as
+/// a replay (so the dispatcher does not take it for a duplicate), with a new TTL if given.
+/// Each parked message is acked only after its replay is confirmed.
+async fn replay(channel: &Channel, vendor: Vendor, ttl_s: Option<u64>) -> anyhow::Result<()> {
+    let (from, to) = (parked_queue(vendor), dispatch_queue(vendor));
+    let mut pushes = 0;
+    while let Some(msg) = channel
+        .basic_get(from.as_str().into(), BasicGetOptions { no_ack: false })
+        .await?
+    {
+        let mut batch: Batch<DevicePush> = codec::decode(&msg.delivery.data)
+            .with_context(|| format!("a message in {from} is not a parked batch"))?;
+        for push in &mut batch.items {
+            push.attempt = 0;
+            push.not_before_ms = 0;
+            push.replays += 1;
+            if let Some(ttl) = ttl_s {
+                push.expires_at_ms = now_ms() + ttl * 1000;
+            }
+        }
+        pushes += batch.items.len();
+        send(
+            channel,
+            "",
+            &to,
+            &codec::encode(&batch),
+            "application/octet-stream",
+        )
+        .await?;
+        msg.delivery.acker.ack(BasicAckOptions::default()).await?;
+    }
+    println!("replayed {pushes} pushes from {from} to {to}");
     Ok(())
 }
