@@ -78,6 +78,11 @@ impl VendorApi for VivoClient {
     }
 
     async fn send(&self, pushes: &[DevicePush]) -> Vec<Attempt> {
+        if let Some(wait) = request::outside_operational_hours(&pushes[0], &self.settings, now_ms())
+        {
+            let detail = "vivo takes operational messages 07:00-23:00 Beijing time".to_owned();
+            return vec![Attempt::Defer { wait, detail }; pushes.len()];
+        }
         let message = match request::message(pushes, &self.settings, now_ms()) {
             Ok(m) => m,
             Err(detail) => return vec![Attempt::Rejected { detail }; pushes.len()],

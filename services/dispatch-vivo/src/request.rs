@@ -25,6 +25,31 @@ pub fn request_id(pushes: &[DevicePush]) -> String {
     hex(&h.finalize())
 }
 
+/// Operational messages (classification 0) may only be pushed 07:00-23:00 Beijing time: how
+/// long until the window opens, if `now_ms` is outside it. System messages (IM) have no window.
+pub fn outside_operational_hours(
+    push: &DevicePush,
+    s: &VivoSettings,
+    now_ms: u64,
+) -> Option<std::time::Duration> {
+    let r = push
+        .notification
+        .resources_id
+        .as_ref()
+        .and_then(|id| s.resources.get(id));
+    if r.and_then(|r| r.classification).unwrap_or(s.classification) != 0 {
+        return None;
+    }
+    const HOUR: u64 = 3_600_000;
+    let into_day = (now_ms + 8 * HOUR) % (24 * HOUR);
+    let (open, close) = (7 * HOUR, 23 * HOUR);
+    match into_day {
+        t if t < open => Some(std::time::Duration::from_millis(open - t)),
+        t if t >= close => Some(std::time::Duration::from_millis(24 * HOUR - t + open)),
+        _ => None,
+    }
+}
+
 /// The message fields shared by every target (no `regId`).
 pub fn message(pushes: &[DevicePush], s: &VivoSettings, now_ms: u64) -> Result<Value, String> {
     let first = &pushes[0];
@@ -59,4 +84,74 @@ pub fn message(pushes: &[DevicePush], s: &VivoSettings, now_ms: u64) -> Result<V
         m["clientCustomMap"] = map;
     }
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pushmesh_contract::stage::Notification;
+    use pushmesh_contract::Vendor;
+    use std::time::Duration;
+
+    fn push() -> DevicePush {
+        DevicePush {
+            app_id: "a".into(),
+            message_id: "m".into(),
+            user_id: "u".into(),
+            push_id: "p".into(),
+            vendor: Vendor::Vivo,
+            token: "t".into(),
+            token_gen: 1,
+            package: None,
+            notification: Notification {
+                title: "t".into(),
+                content: "c".into(),
+                payload: None,
+                resources_id: None,
+            },
+            expires_at_ms: u64::MAX,
+            attempt: 0,
+            not_before_ms: 0,
+            replays: 0,
+        }
+    }
+
+    fn settings(classification: u8) -> VivoSettings {
+        serde_json::from_value(serde_json::json!({
+            "app_id": 1, "app_key": "k", "app_secret": "s", "classification": classification
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn operational_messages_wait_for_the_beijing_window() {
+        // 2026-01-01T15:00:00Z is 23:00 in Beijing: closed until 07:00, eight hours on.
+        let eleven_pm = 1_767_279_600_000;
+        assert_eq!(
+            outside_operational_hours(&push(), &settings(0), eleven_pm),
+            Some(Duration::from_secs(8 * 3600))
+        );
+        // 2026-01-01T23:30:00Z is 07:30 in Beijing: open.
+        assert_eq!(
+            outside_operational_hours(&push(), &settings(0), 1_767_310_200_000),
+            None
+        );
+        // System messages (IM) have no window.
+        assert_eq!(
+            outside_operational_hours(&push(), &settings(1), eleven_pm),
+            None
+        );
+    }
+
+    #[test]
+    fn request_id_is_stable_and_distinct() {
+        let a = push();
+        let mut b = push();
+        b.message_id = "m2".into();
+        assert_eq!(
+            request_id(std::slice::from_ref(&a)),
+            request_id(std::slice::from_ref(&a))
+        );
+        assert_ne!(request_id(&[a]), request_id(&[b]));
+    }
 }
