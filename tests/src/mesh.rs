@@ -52,14 +52,24 @@ struct Ports {
 }
 
 impl Ports {
-    fn free() -> Self {
+    /// vendor-sim's ports as it bound them; a fixed free port for each service that runs as a
+    /// process (it must be known before the process starts), 0 (any) for the others.
+    fn new(sim: u16, apns: u16, processes: &[&str]) -> Self {
+        let fixed = |service: &str| {
+            if processes.contains(&service) {
+                free_port()
+            } else {
+                0
+            }
+        };
+        let vendors = ["fcm", "apns", "huawei", "xiaomi", "oppo", "vivo", "honor"];
         Ports {
-            sim: free_port(),
-            apns: free_port(),
-            ingest: free_port(),
-            presence: free_port(),
-            registry: free_port(),
-            dispatch: std::array::from_fn(|_| free_port()),
+            sim,
+            apns,
+            ingest: fixed("ingest"),
+            presence: fixed("presence"),
+            registry: fixed("registry"),
+            dispatch: std::array::from_fn(|i| fixed(&format!("dispatch-{}", vendors[i]))),
         }
     }
 
@@ -240,30 +250,42 @@ impl Mesh {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let http = reqwest::Client::new();
         let shutdown = Shutdown::new();
-        let ports = Ports::free();
+        // vendor-sim first, on any free ports: every vendor URL in the settings names them.
+        let sim_only = Settings::from_toml(&settings_toml(
+            &vhost,
+            dir.path(),
+            Ports::new(0, 0, &[]),
+            "",
+        ))
+        .expect("test settings are valid");
+        let sim =
+            vendor_sim::Application::build(&sim_only, shutdown.clone()).expect("vendor-sim starts");
+        let mut ports = Ports::new(sim.port(), sim.apns_port(), opts.processes);
+        actix_rt::spawn(sim.run_until_stopped());
         let toml = settings_toml(&vhost, dir.path(), ports, &opts.extra_toml);
         let settings = Settings::from_toml(&toml).expect("test settings are valid");
         let in_process = |name: &str| !opts.processes.contains(&name);
 
-        let sim =
-            vendor_sim::Application::build(&settings, shutdown.clone()).expect("vendor-sim starts");
-        actix_rt::spawn(sim.run_until_stopped());
+        let mut ready = vec![];
         if in_process("ingest") {
             let app = ingest::Application::build(settings.clone(), shutdown.clone())
                 .expect("ingest starts");
+            ready.push(app.port());
             actix_rt::spawn(app.run_until_stopped());
         }
         if in_process("presence") {
             let app = presence::Application::build(settings.clone(), shutdown.clone())
                 .expect("presence starts");
+            ready.push(app.port());
             actix_rt::spawn(app.run_until_stopped());
         }
         if in_process("registry") {
             let app = registry::Application::build(settings.clone(), shutdown.clone())
                 .expect("registry starts");
+            ports.registry = app.port();
+            ready.push(app.port());
             actix_rt::spawn(app.run_until_stopped());
         }
-        let mut ready = vec![];
         let d = |v: &str| format!("dispatch-{v}");
         if in_process(&d("fcm")) {
             ready.push(spawn(dispatch_fcm::build(
@@ -308,12 +330,6 @@ impl Mesh {
                 settings.clone(),
                 shutdown.clone(),
             )));
-        }
-        for service in ["ingest", "presence", "registry"]
-            .into_iter()
-            .filter(|s| in_process(s))
-        {
-            ready.push(ports.of(service));
         }
         for port in ready {
             wait_ready(&http, port, "a service").await;

@@ -17,7 +17,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/expire-access-tokens",
                 web::post().to(expire_access_tokens),
             )
-            .route("/latency", web::post().to(latency)),
+            .route("/latency", web::post().to(latency))
+            .route("/compact", web::post().to(compact))
+            .route("/count", web::get().to(count)),
     );
 }
 
@@ -104,4 +106,28 @@ async fn latency(
 ) -> HttpResponse {
     state.with(&vendor, |v| v.latency_ms = body.ms);
     HttpResponse::NoContent().finish()
+}
+
+#[derive(Deserialize)]
+struct Compact {
+    on: bool,
+}
+
+/// Benchmarks: record requests without their bodies (time, tokens and payload only).
+async fn compact(
+    state: web::Data<SimState>,
+    vendor: web::Path<String>,
+    body: web::Json<Compact>,
+) -> HttpResponse {
+    state.with(&vendor, |v| v.compact = body.on);
+    HttpResponse::NoContent().finish()
+}
+
+/// How many requests arrived and how many device pushes were accepted: cheap to poll.
+async fn count(state: web::Data<SimState>, vendor: web::Path<String>) -> HttpResponse {
+    state.with(&vendor, |v| {
+        let accepted: usize = v.requests.iter().map(|r| r.accepted.len()).sum();
+        HttpResponse::Ok()
+            .json(serde_json::json!({"requests": v.requests.len(), "accepted": accepted}))
+    })
 }

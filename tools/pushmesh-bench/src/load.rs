@@ -1,0 +1,178 @@
+//! Driving load: a pipelined confirming publisher, device registration, vendor-sim counters.
+
+use crate::mesh::{self, Mesh};
+use futures_util::{stream, StreamExt};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::PublisherConfirm;
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// Publishes persistent messages with confirms, keeping up to `window` unconfirmed: as fast as
+/// the broker confirms, without a round trip per message.
+pub struct Publisher {
+    channel: Channel,
+    pending: VecDeque<PublisherConfirm>,
+    window: usize,
+    _conn: Connection,
+}
+
+impl Publisher {
+    pub async fn connect(url: &str, window: usize) -> anyhow::Result<Self> {
+        let conn = Connection::connect(url, ConnectionProperties::default()).await?;
+        let channel = conn.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Ok(Publisher {
+            channel,
+            pending: VecDeque::new(),
+            window,
+            _conn: conn,
+        })
+    }
+
+    pub async fn publish(&mut self, exchange: &str, key: &str, body: &[u8]) -> anyhow::Result<()> {
+        if self.pending.len() >= self.window {
+            if let Some(c) = self.pending.pop_front() {
+                c.await?;
+            }
+        }
+        let props = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type("application/json".into());
+        let c = self
+            .channel
+            .basic_publish(
+                exchange.into(),
+                key.into(),
+                BasicPublishOptions::default(),
+                body,
+                props,
+            )
+            .await?;
+        self.pending.push_back(c);
+        Ok(())
+    }
+
+    pub async fn flush(&mut self) -> anyhow::Result<()> {
+        while let Some(c) = self.pending.pop_front() {
+            c.await?;
+        }
+        Ok(())
+    }
+
+    pub fn channel(&self) -> &Channel {
+        &self.channel
+    }
+}
+
+/// An `im.message` of about the size an IM server sends, its payload the publish time.
+pub fn peer_message(id: &str, to: &str) -> Vec<u8> {
+    json!({
+        "app_id": "bench", "message_id": id, "conversation_type": "peer",
+        "conversation_id": format!("c-{to}"), "sender_id": "bench-sender", "recipients": [to],
+        "push": {"title": "New message", "content": "Hello from the pushmesh benchmark, how are you?",
+                 "payload": pushmesh_contract::now_ms().to_string()}
+    })
+    .to_string()
+    .into_bytes()
+}
+
+pub fn token(vendor: &str, i: usize) -> String {
+    if vendor == "apns" {
+        format!("{:064x}", i + 1)
+    } else {
+        format!("{vendor}-bench-{i}")
+    }
+}
+
+/// Registers and binds `users` devices (user i gets a device of `vendor_of(i)`), 32 at a time.
+pub async fn register(
+    m: &Mesh,
+    users: std::ops::Range<usize>,
+    vendor_of: impl Fn(usize) -> &'static str,
+) -> anyhow::Result<()> {
+    let base = format!("http://127.0.0.1:{}/v1/apps/bench", mesh::port("registry"));
+    let results: Vec<anyhow::Result<()>> = stream::iter(users)
+        .map(|i| {
+            let (http, base, vendor) = (m.http.clone(), base.clone(), vendor_of(i));
+            async move {
+                let r: Value = http
+                    .post(format!("{base}/devices"))
+                    .json(&json!({"vendor": vendor, "token": token(vendor, i)}))
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                let push_id = r["push_id"].as_str().unwrap_or_default();
+                http.put(format!("{base}/devices/{push_id}/user"))
+                    .json(&json!({"user_id": format!("u{i}")}))
+                    .send()
+                    .await?;
+                Ok(())
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
+/// (requests, accepted device pushes) vendor-sim has seen for `vendor`.
+pub async fn count(m: &Mesh, vendor: &str) -> (u64, u64) {
+    let v: Value = match m
+        .http
+        .get(format!("{}/sim/{vendor}/count", mesh::sim()))
+        .send()
+        .await
+    {
+        Ok(r) => r.json().await.unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    };
+    (
+        v["requests"].as_u64().unwrap_or(0),
+        v["accepted"].as_u64().unwrap_or(0),
+    )
+}
+
+pub async fn sim_post(m: &Mesh, path: &str, body: Value) {
+    let _ = m
+        .http
+        .post(format!("{}{path}", mesh::sim()))
+        .json(&body)
+        .send()
+        .await;
+}
+
+/// Waits until `done()` reaches `target`, printing progress every second; returns the time
+/// from `since` to the moment it was reached.
+pub async fn wait_until<F, Fut>(
+    what: &str,
+    target: u64,
+    since: Instant,
+    limit: Duration,
+    mut done: F,
+) -> anyhow::Result<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = u64>,
+{
+    let mut last_print = Instant::now();
+    loop {
+        let n = done().await;
+        if n >= target {
+            return Ok(since.elapsed());
+        }
+        if since.elapsed() > limit {
+            anyhow::bail!("{what}: only {n} of {target} after {limit:?}");
+        }
+        if last_print.elapsed() >= Duration::from_secs(1) {
+            let rate = n as f64 / since.elapsed().as_secs_f64();
+            println!("  {what}: {n}/{target} ({rate:.0}/s)");
+            last_print = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,129 @@
+//! pushmesh-bench: how fast the mesh moves pushes, against the broker's own ceiling, in one run.
+//!
+//!   cargo run --release -p pushmesh-bench -- [all|ceiling|peer|latency|group|registry|memory] [--pushes N]
+//!
+//! Builds the release binaries, starts RabbitMQ if needed, runs the whole mesh and vendor-sim as
+//! processes in a vhost of their own, runs the scenarios with a progress line each second, prints
+//! a table and writes it into docs/benchmarks.md (scenario `all`).
+
+mod load;
+mod mesh;
+mod report;
+mod scenarios;
+
+use anyhow::Context;
+use report::Row;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let scenario = args.first().map(String::as_str).unwrap_or("all").to_owned();
+    let flag = |name: &str, default: u64| -> u64 {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let pushes = flag("--pushes", 1_000_000);
+    let peer_n = flag("--peer", 100_000);
+    let devices = flag("--registry-devices", 1_000_000) as usize;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()?;
+
+    let mut rows: Vec<Row> = Vec::new();
+    if scenario == "registry" {
+        rows.extend(scenarios::registry(devices)?);
+        print!("{}", report::table(&rows));
+        return Ok(());
+    }
+    println!("building release binaries...");
+    let built = std::process::Command::new("cargo")
+        .args(["build", "--release", "--workspace", "--bins", "-q"])
+        .current_dir(&root)
+        .status()
+        .context("cargo build")?;
+    anyhow::ensure!(built.success(), "the release build failed");
+    mesh::ensure_broker(&root)?;
+    let m = mesh::Mesh::start(&root).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle = m.rss_kib();
+    for v in ["fcm", "apns", "huawei", "xiaomi", "oppo", "vivo", "honor"] {
+        load::sim_post(
+            &m,
+            &format!("/sim/{v}/compact"),
+            serde_json::json!({"on": true}),
+        )
+        .await;
+    }
+    let users = 1000;
+    println!("registering {users} FCM devices for the peer scenarios");
+    load::register(&m, 0..users, |_| "fcm").await?;
+
+    let (ceiling, r) = scenarios::ceiling(&m, 200_000).await?;
+    println!("ceiling: {ceiling:.0} msg/s");
+    rows.extend(r);
+    if scenario == "ceiling" {
+        print!("{}", report::table(&rows));
+        return Ok(());
+    }
+    let (peer_rate, r) = scenarios::peer(&m, peer_n, users, ceiling).await?;
+    rows.extend(r);
+    if matches!(scenario.as_str(), "all" | "latency") {
+        rows.extend(
+            scenarios::latency(&m, peer_rate / 2.0, (peer_rate * 10.0) as u64, users).await?,
+        );
+    }
+    if matches!(scenario.as_str(), "all" | "group") {
+        rows.extend(scenarios::group(&m, 10_000, users).await?);
+    }
+    if matches!(scenario.as_str(), "all" | "memory") {
+        let (_, so_far) = load::count(&m, "fcm").await;
+        if pushes > so_far {
+            println!("memory: pushing up to {pushes} pushes in all");
+            let started = Instant::now();
+            scenarios::peer(&m, pushes - so_far, users, ceiling).await?;
+            println!("  took {:?}", started.elapsed());
+        }
+        let after = m.rss_kib();
+        let per: Vec<String> = idle
+            .iter()
+            .zip(&after)
+            .filter(|((name, _), _)| *name != "vendor-sim")
+            .map(|((name, a), (_, b))| format!("{name} {} / {} MB", a / 1024, b / 1024))
+            .collect();
+        let max_idle = idle
+            .iter()
+            .filter(|(n, _)| *n != "vendor-sim")
+            .map(|(_, k)| *k)
+            .max()
+            .unwrap_or(0);
+        rows.push(Row::new(
+            "memory",
+            per.join("; "),
+            format!("RSS idle / after {pushes} pushes, per service"),
+            "idle <= 30 MB, flat",
+            Some(max_idle <= 30 * 1024),
+        ));
+    }
+    if scenario == "all" {
+        rows.extend(scenarios::registry(devices)?);
+    }
+    println!();
+    print!("{}", report::table(&rows));
+    if scenario == "all" {
+        let command = format!(
+            "cargo run --release -p pushmesh-bench -- all{}",
+            args.iter()
+                .skip(1)
+                .map(|a| format!(" {a}"))
+                .collect::<String>()
+        );
+        report::write(&root, &command, &rows)?;
+        println!("written to docs/benchmarks.md");
+    }
+    Ok(())
+}

@@ -1,0 +1,244 @@
+//! The mesh under test: RabbitMQ (started if needed), a vhost of its own, and every service and
+//! vendor-sim as release processes with generous vendor limits.
+
+use anyhow::{bail, Context};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const SERVICES: [&str; 11] = [
+    "vendor-sim",
+    "ingest",
+    "presence",
+    "registry",
+    "dispatch-fcm",
+    "dispatch-apns",
+    "dispatch-huawei",
+    "dispatch-xiaomi",
+    "dispatch-oppo",
+    "dispatch-vivo",
+    "dispatch-honor",
+];
+const BASE_PORT: u16 = 19_100;
+
+pub struct Mesh {
+    pub vhost: String,
+    /// Holds the settings file, data and logs until the mesh is dropped.
+    pub _dir: tempfile::TempDir,
+    pub children: Vec<(&'static str, Child)>,
+    pub http: reqwest::Client,
+}
+
+pub fn port(service: &str) -> u16 {
+    BASE_PORT
+        + SERVICES
+            .iter()
+            .position(|s| *s == service)
+            .expect("a known service") as u16
+}
+
+pub fn sim() -> String {
+    format!("http://127.0.0.1:{}", port("vendor-sim"))
+}
+
+fn rabbitmqctl(args: &[&str]) -> anyhow::Result<()> {
+    let status = Command::new("rabbitmqctl")
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .context("rabbitmqctl")?;
+    if !status.success() {
+        bail!("rabbitmqctl {args:?} failed");
+    }
+    Ok(())
+}
+
+/// Starts RabbitMQ the way scripts/rabbitmq.sh does when nothing answers on 5672.
+pub fn ensure_broker(root: &Path) -> anyhow::Result<()> {
+    if std::net::TcpStream::connect("127.0.0.1:5672").is_ok() {
+        return Ok(());
+    }
+    println!("RabbitMQ is not answering: starting it");
+    let status = Command::new("bash")
+        .arg("-c")
+        .arg(". scripts/rabbitmq.sh && ensure_rabbitmq")
+        .current_dir(root)
+        .status()?;
+    if !status.success() {
+        bail!("could not start RabbitMQ");
+    }
+    Ok(())
+}
+
+fn config(vhost: &str, data: &Path, fixtures: &Path) -> String {
+    let listen: Vec<String> = ["ingest", "presence", "registry"]
+        .iter()
+        .map(|s| format!("{s} = \"127.0.0.1:{}\"", port(s)))
+        .collect();
+    let dispatch: Vec<String> = ["fcm", "apns", "huawei", "xiaomi", "oppo", "vivo", "honor"]
+        .iter()
+        .map(|v| format!("{v} = \"127.0.0.1:{}\"", port(&format!("dispatch-{v}"))))
+        .collect();
+    let sim = sim();
+    let apns = port("vendor-sim") + 50;
+    let f = fixtures.display();
+    format!(
+        r#"log = "warn"
+data_dir = "{data}"
+[amqp]
+url = "amqp://guest:guest@127.0.0.1:5672/{vhost}"
+[listen]
+{listen}
+vendor_sim = "127.0.0.1:{sim_port}"
+vendor_sim_apns = "127.0.0.1:{apns}"
+dispatch = {{ {dispatch} }}
+[dispatch]
+concurrency = 128
+[vendor_sim]
+fcm_public_key_file = "{f}/fcm-demo-public.pem"
+apns_public_key_file = "{f}/apns-demo-public.pem"
+[apps.bench.fcm]
+project_id = "bench"
+service_account_file = "{f}/fcm-demo-service-account.json"
+base_url = "{sim}/fcm"
+token_url = "{sim}/fcm/token"
+requests_per_s = 1000000
+[apps.bench.apns]
+team_id = "TEAMDEMO01"
+key_id = "KEYDEMO001"
+key_file = "{f}/apns-demo-key.p8"
+topic = "com.example.im"
+base_url = "http://127.0.0.1:{apns}"
+[apps.bench.huawei]
+app_id = "10001"
+client_secret = "s"
+base_url = "{sim}/huawei"
+auth_url = "{sim}/huawei/oauth2/v3/token"
+requests_per_s = 1000000
+[apps.bench.xiaomi]
+app_secret = "s"
+package = "com.example.im"
+channel_id = "im"
+base_url = "{sim}/xiaomi"
+requests_per_s = 1000000
+[apps.bench.oppo]
+app_key = "k"
+master_secret = "s"
+channel_id = "im"
+base_url = "{sim}/oppo"
+requests_per_s = 1000000
+[apps.bench.vivo]
+app_id = 10004
+app_key = "k"
+app_secret = "s"
+base_url = "{sim}/vivo"
+requests_per_s = 1000000
+[apps.bench.honor]
+app_id = "10005"
+client_id = "c"
+client_secret = "s"
+base_url = "{sim}/honor"
+auth_url = "{sim}/honor/auth/token"
+requests_per_s = 1000000
+"#,
+        data = data.display(),
+        listen = listen.join("\n"),
+        sim_port = port("vendor-sim"),
+        dispatch = dispatch.join(", "),
+    )
+}
+
+impl Mesh {
+    pub async fn start(root: &Path) -> anyhow::Result<Mesh> {
+        let vhost = format!("pushmesh-bench-{}", uuid::Uuid::new_v4().simple());
+        rabbitmqctl(&["-q", "add_vhost", &vhost])?;
+        rabbitmqctl(&[
+            "-q",
+            "set_permissions",
+            "-p",
+            &vhost,
+            "guest",
+            ".*",
+            ".*",
+            ".*",
+        ])?;
+        let dir = tempfile::tempdir()?;
+        let cfg = dir.path().join("pushmesh.toml");
+        std::fs::write(
+            &cfg,
+            config(&vhost, &dir.path().join("data"), &root.join("fixtures")),
+        )?;
+        let bin: PathBuf = root.join("target/release");
+        let mut children = Vec::new();
+        for service in SERVICES {
+            let log = std::fs::File::create(dir.path().join(format!("{service}.log")))?;
+            let child = Command::new(bin.join(service))
+                .env("PUSHMESH_CONFIG", &cfg)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .with_context(|| {
+                    format!("start {service} (cargo build --release --workspace --bins)")
+                })?;
+            children.push((service, child));
+        }
+        let mesh = Mesh {
+            vhost,
+            _dir: dir,
+            children,
+            http: reqwest::Client::new(),
+        };
+        for service in SERVICES {
+            mesh.wait_ready(service).await?;
+        }
+        Ok(mesh)
+    }
+
+    async fn wait_ready(&self, service: &str) -> anyhow::Result<()> {
+        let url = format!("http://127.0.0.1:{}/readyz", port(service));
+        for _ in 0..300 {
+            if self
+                .http
+                .get(&url)
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("{service} did not become ready")
+    }
+
+    pub fn amqp_url(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:5672/{}", self.vhost)
+    }
+
+    /// Resident memory of each service, in KiB, from /proc.
+    pub fn rss_kib(&self) -> Vec<(&'static str, u64)> {
+        self.children
+            .iter()
+            .map(|(name, child)| {
+                let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+                    .unwrap_or_default();
+                let kib = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                    .unwrap_or(0);
+                (*name, kib)
+            })
+            .collect()
+    }
+}
+
+impl Drop for Mesh {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = rabbitmqctl(&["-q", "delete_vhost", &self.vhost]);
+    }
+}

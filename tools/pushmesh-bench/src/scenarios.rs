@@ -1,0 +1,304 @@
+//! The benchmark scenarios of issue 5, each returning the rows it reports.
+
+use crate::load::{self, Publisher};
+use crate::mesh::Mesh;
+use crate::report::Row;
+use futures_util::StreamExt;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use pushmesh_contract::{now_ms, Vendor};
+use registry::{DeviceStore, SledDevices};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// One raw persistent hop on the same broker: publish with confirms to a durable queue,
+/// consume with manual ack, messages the size of the mesh's ingest messages.
+pub async fn ceiling(m: &Mesh, n: u64) -> anyhow::Result<(f64, Vec<Row>)> {
+    let mut publisher = Publisher::connect(&m.amqp_url(), 1000).await?;
+    let queue = "bench.ceiling";
+    publisher
+        .channel()
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    let consumer_conn = lapin::Connection::connect(&m.amqp_url(), Default::default()).await?;
+    let ch = consumer_conn.create_channel().await?;
+    ch.basic_qos(1000, BasicQosOptions::default()).await?;
+    let mut consumer = ch
+        .basic_consume(
+            queue.into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let counter = tokio::spawn(async move {
+        let mut got = 0u64;
+        while let Some(Ok(d)) = consumer.next().await {
+            let _ = d.ack(BasicAckOptions::default()).await;
+            got += 1;
+            if got == n {
+                break;
+            }
+        }
+        got
+    });
+    let body = load::peer_message("ceiling-sized", "u0");
+    let started = Instant::now();
+    for i in 0..n {
+        publisher.publish("", queue, &body).await?;
+        if i % 20_000 == 0 && i > 0 {
+            println!("  ceiling: {i}/{n} published");
+        }
+    }
+    publisher.flush().await?;
+    counter.await?;
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    let size = body.len();
+    Ok((
+        rate,
+        vec![Row::new(
+            "ceiling",
+            format!("{rate:.0} msg/s"),
+            format!("raw hop, {n} persistent {size}-byte messages, confirms + manual ack"),
+            "",
+            None,
+        )],
+    ))
+}
+
+/// `n` one-to-one messages to offline users with one FCM device each, published as fast as
+/// the broker confirms; pushes/s received by vendor-sim.
+pub async fn peer(m: &Mesh, n: u64, users: usize, ceiling: f64) -> anyhow::Result<(f64, Vec<Row>)> {
+    let (_, before) = load::count(m, "fcm").await;
+    let mut publisher = Publisher::connect(&m.amqp_url(), 1000).await?;
+    let started = Instant::now();
+    for i in 0..n {
+        let body = load::peer_message(
+            &format!("peer-{}-{i}", now_ms()),
+            &format!("u{}", i as usize % users),
+        );
+        publisher
+            .publish("pushmesh.ingest", "im.message", &body)
+            .await?;
+    }
+    publisher.flush().await?;
+    let took = load::wait_until(
+        "peer pushes at vendor-sim",
+        before + n,
+        started,
+        Duration::from_secs(900),
+        || async { load::count(m, "fcm").await.1 },
+    )
+    .await?;
+    let rate = n as f64 / took.as_secs_f64();
+    let ratio = rate / ceiling;
+    Ok((
+        rate,
+        vec![Row::new(
+            "peer",
+            format!("{rate:.0} pushes/s ({ratio:.2} of the ceiling)"),
+            format!("{n} messages, {users} FCM devices"),
+            ">= 0.5 x ceiling",
+            Some(ratio >= 0.5),
+        )],
+    ))
+}
+
+/// The peer scenario at a fixed rate; publish-to-vendor latency percentiles.
+pub async fn latency(m: &Mesh, rate: f64, n: u64, users: usize) -> anyhow::Result<Vec<Row>> {
+    let (requests_before, before) = load::count(m, "fcm").await;
+    let mut publisher = Publisher::connect(&m.amqp_url(), 1000).await?;
+    let started = Instant::now();
+    let per_tick = (rate / 100.0).max(1.0) as u64;
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let mut sent = 0;
+    while sent < n {
+        tick.tick().await;
+        for _ in 0..per_tick.min(n - sent) {
+            let body = load::peer_message(
+                &format!("lat-{}-{sent}", now_ms()),
+                &format!("u{}", sent as usize % users),
+            );
+            publisher
+                .publish("pushmesh.ingest", "im.message", &body)
+                .await?;
+            sent += 1;
+        }
+    }
+    publisher.flush().await?;
+    load::wait_until(
+        "latency pushes at vendor-sim",
+        before + n,
+        started,
+        Duration::from_secs(600),
+        || async { load::count(m, "fcm").await.1 },
+    )
+    .await?;
+    let all: Value = m
+        .http
+        .get(format!("{}/sim/fcm/requests", crate::mesh::sim()))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let mut lat: Vec<u64> = all["requests"]
+        .as_array()
+        .map(|r| r[requests_before as usize..].to_vec())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| {
+            Some(r["at_ms"].as_u64()? - r["body"]["payload"].as_str()?.parse::<u64>().ok()?)
+        })
+        .collect();
+    lat.sort_unstable();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
+    let (p50, p99, p999) = (pct(0.50), pct(0.99), pct(0.999));
+    Ok(vec![Row::new(
+        "latency",
+        format!("p50 {p50} ms, p99 {p99} ms, p99.9 {p999} ms"),
+        format!("{n} messages at {rate:.0}/s (half the peer rate), publish to vendor request"),
+        "p99 <= 50 ms",
+        Some(p99 <= 50),
+    )])
+}
+
+const VENDORS: [&str; 7] = ["fcm", "apns", "huawei", "xiaomi", "oppo", "vivo", "honor"];
+
+/// One group message to `members` members, half of them online, devices spread over the vendors.
+pub async fn group(m: &Mesh, members: usize, offset: usize) -> anyhow::Result<Vec<Row>> {
+    let users = offset..offset + members;
+    println!("  group: registering {members} devices");
+    load::register(m, users.clone(), |i| VENDORS[i % VENDORS.len()]).await?;
+    let mut publisher = Publisher::connect(&m.amqp_url(), 1000).await?;
+    for i in users.clone().filter(|i| i % 2 == 0) {
+        let online =
+            json!({"app_id": "bench", "user_id": format!("u{i}"), "session_id": "s", "ttl_s": 600});
+        publisher
+            .publish(
+                "pushmesh.ingest",
+                "presence.online",
+                online.to_string().as_bytes(),
+            )
+            .await?;
+    }
+    publisher.flush().await?;
+    let mut before = Vec::new();
+    for v in VENDORS {
+        before.push(load::count(m, v).await);
+    }
+    let recipients: Vec<String> = users.map(|i| format!("u{i}")).collect();
+    let body = json!({
+        "app_id": "bench", "message_id": format!("group-{}", now_ms()), "conversation_type": "group",
+        "conversation_id": "big", "sender_id": "bench-sender", "recipients": recipients,
+        "push": {"title": "Team", "content": "Standup in five minutes"}
+    });
+    let offline = (members / 2) as u64;
+    let started = Instant::now();
+    publisher
+        .publish("pushmesh.ingest", "im.message", body.to_string().as_bytes())
+        .await?;
+    publisher.flush().await?;
+    let took = load::wait_until(
+        "group pushes at the vendors",
+        offline,
+        started,
+        Duration::from_secs(300),
+        || async {
+            let mut got = 0;
+            for (v, (_, accepted)) in VENDORS.iter().zip(&before) {
+                got += load::count(m, v).await.1 - accepted;
+            }
+            got
+        },
+    )
+    .await?;
+    let mut requests = 0;
+    for (v, (r, _)) in VENDORS.iter().zip(&before) {
+        requests += load::count(m, v).await.0 - r;
+    }
+    Ok(vec![Row::new(
+        "group",
+        format!("{} ms to the last vendor request, {requests} vendor requests", took.as_millis()),
+        format!("{members} members, {offline} offline, devices over 7 vendors (FCM and APNs take one device a request, the others up to 1000)"),
+        "<= 1 s",
+        Some(took <= Duration::from_secs(1)),
+    )])
+}
+
+/// Registry lookups/s and bytes per device on disk, with `n` devices in sled.
+pub fn registry(n: usize) -> anyhow::Result<Vec<Row>> {
+    let dir = tempfile::tempdir()?;
+    let store = SledDevices::open(dir.path(), 64 * 1024 * 1024)?;
+    let started = Instant::now();
+    for i in 0..n {
+        let (push_id, _) = store.register(
+            "bench",
+            Vendor::Fcm,
+            &format!("fcm-token-{i:012}-{}", "x".repeat(140)),
+            None,
+            None,
+        )?;
+        store.bind("bench", &push_id, &format!("user-{i}"))?;
+        if i % 100_000 == 0 && i > 0 {
+            println!(
+                "  registry: {i}/{n} devices ({:.0}/s)",
+                i as f64 / started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    store.flush()?;
+    let lookups = 1_000_000usize.min(n * 2);
+    let started = Instant::now();
+    let mut found = 0;
+    for i in 0..lookups {
+        found += store
+            .devices_of("bench", &format!("user-{}", (i * 7919) % n))?
+            .len();
+    }
+    let rate = lookups as f64 / started.elapsed().as_secs_f64();
+    drop(store);
+    let bytes = dir_size(dir.path());
+    let per_device = bytes as f64 / n as f64;
+    Ok(vec![
+        Row::new(
+            "registry lookups",
+            format!("{rate:.0} lookups/s"),
+            format!("{lookups} user lookups ({found} devices) among {n}"),
+            ">= 200,000/s",
+            Some(rate >= 200_000.0),
+        ),
+        Row::new(
+            "registry size",
+            format!("{per_device:.0} bytes/device"),
+            format!("{n} devices with 160-byte tokens, sled after flush"),
+            "<= 300",
+            Some(per_device <= 300.0),
+        ),
+    ])
+}
+
+fn dir_size(p: &std::path::Path) -> u64 {
+    std::fs::read_dir(p)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.metadata() {
+                    Ok(md) if md.is_dir() => dir_size(&e.path()),
+                    Ok(md) => md.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
