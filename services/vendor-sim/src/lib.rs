@@ -83,7 +83,13 @@ impl Application {
         ops.health.set_ready(true);
         let shared = state.clone();
         let (server, port) = ops::serve(settings.listen.vendor_sim, ops, move |cfg| {
+            // Vendors take list requests of 1000 devices: a unicast_batch of 1000 OPPO messages
+            // is far beyond actix's default 16 KiB form limit.
+            let limit = 16 * 1024 * 1024;
             cfg.app_data(shared.clone())
+                .app_data(web::FormConfig::default().limit(limit))
+                .app_data(web::JsonConfig::default().limit(limit))
+                .app_data(web::PayloadConfig::default().limit(limit))
                 .configure(control::routes)
                 .app_data(fcm.clone())
                 .service(web::scope("/fcm").configure(fcm::routes))
