@@ -24,7 +24,7 @@ impl HonorClient {
             settings.app_id
         );
         HonorClient {
-            auth: Auth::new(&settings, http.clone()),
+            auth: crate::auth::auth(&settings, http.clone()),
             settings,
             send_url,
             http,

@@ -24,7 +24,7 @@ impl HuaweiClient {
             settings.app_id
         );
         HuaweiClient {
-            auth: Auth::new(&settings, http.clone()),
+            auth: crate::auth::auth(&settings, http.clone()),
             settings,
             send_url,
             http,

@@ -109,33 +109,10 @@ fn widen(answer: Answer, n: usize) -> Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pushmesh_contract::stage::Notification;
     use pushmesh_contract::Vendor;
 
     fn pushes(tokens: &[&str]) -> Vec<DevicePush> {
-        tokens
-            .iter()
-            .map(|t| DevicePush {
-                app_id: "a".into(),
-                message_id: "m".into(),
-                user_id: "u".into(),
-                push_id: format!("p-{t}"),
-                vendor: Vendor::Vivo,
-                token: (*t).into(),
-                token_gen: 1,
-                package: None,
-                notification: Notification {
-                    title: "t".into(),
-                    content: "c".into(),
-                    payload: None,
-                    resources_id: None,
-                },
-                expires_at_ms: u64::MAX,
-                attempt: 0,
-                not_before_ms: 0,
-                replays: 0,
-            })
-            .collect()
+        pushmesh_dispatch::testing::pushes(Vendor::Vivo, tokens)
     }
 
     fn labels(a: Answer) -> Vec<&'static str> {

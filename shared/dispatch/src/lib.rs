@@ -13,6 +13,7 @@ pub mod retry;
 pub mod sent;
 mod stage;
 pub mod support;
+pub mod testing;
 pub mod token;
 
 pub use actor::{SendRequest, VendorActor};

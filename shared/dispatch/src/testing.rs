@@ -1,0 +1,37 @@
+//! Fixtures for the vendor modules' unit tests.
+
+use crate::Attempt;
+use pushmesh_contract::stage::{DevicePush, Notification};
+use pushmesh_contract::Vendor;
+
+/// One push of message `m` per token, as the core hands them to a vendor client.
+pub fn pushes(vendor: Vendor, tokens: &[&str]) -> Vec<DevicePush> {
+    tokens
+        .iter()
+        .map(|t| DevicePush {
+            app_id: "a".into(),
+            message_id: "m".into(),
+            user_id: "u".into(),
+            push_id: format!("p-{t}"),
+            vendor,
+            token: (*t).into(),
+            token_gen: 1,
+            package: None,
+            notification: Notification {
+                title: "t".into(),
+                content: "c".into(),
+                payload: None,
+                resources_id: None,
+            },
+            expires_at_ms: u64::MAX,
+            attempt: 0,
+            not_before_ms: 0,
+            replays: 0,
+        })
+        .collect()
+}
+
+/// The metric labels of some attempts, for compact assertions.
+pub fn labels(attempts: &[Attempt]) -> Vec<&'static str> {
+    attempts.iter().map(Attempt::label).collect()
+}
