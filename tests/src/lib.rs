@@ -4,7 +4,9 @@
 //! run as a real process, for tests that kill it.
 
 mod broker;
+mod config;
 mod mesh;
+mod processes;
 
 pub use broker::Vhost;
 pub use mesh::{Mesh, MeshOptions};

@@ -1,6 +1,7 @@
 //! One whole mesh for one test (see the crate docs).
 
-use crate::{repo_root, wait_for, Vhost};
+use crate::config::{settings_toml, Ports};
+use crate::{wait_for, Vhost};
 use futures_util::StreamExt;
 use lapin::options::{
     BasicConsumeOptions, BasicGetOptions, BasicPublishOptions, QueueBindOptions,
@@ -11,7 +12,7 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use pushmesh_contract::public::{Outcome, OutcomeStatus};
 use pushmesh_runtime::{Settings, Shutdown};
 use serde_json::{json, Value};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,178 +36,12 @@ pub struct Mesh {
     conn: Connection,
     outcomes: Arc<Mutex<Vec<Outcome>>>,
     shutdown: Shutdown,
-    processes: std::collections::HashMap<&'static str, Child>,
-    ports: Ports,
+    pub(crate) processes: std::collections::HashMap<&'static str, Child>,
+    pub(crate) ports: Ports,
 }
 
 /// The fixed ports of one mesh (processes need them known before they start).
-#[derive(Clone, Copy)]
-struct Ports {
-    sim: u16,
-    apns: u16,
-    ingest: u16,
-    presence: u16,
-    registry: u16,
-    /// fcm, apns, huawei, xiaomi, oppo, vivo, honor
-    dispatch: [u16; 7],
-}
-
-impl Ports {
-    /// vendor-sim's ports as it bound them; a fixed free port for each service that runs as a
-    /// process (it must be known before the process starts), 0 (any) for the others.
-    fn new(sim: u16, apns: u16, processes: &[&str]) -> Self {
-        let fixed = |service: &str| {
-            if processes.contains(&service) {
-                free_port()
-            } else {
-                0
-            }
-        };
-        let vendors = ["fcm", "apns", "huawei", "xiaomi", "oppo", "vivo", "honor"];
-        Ports {
-            sim,
-            apns,
-            ingest: fixed("ingest"),
-            presence: fixed("presence"),
-            registry: fixed("registry"),
-            dispatch: std::array::from_fn(|i| fixed(&format!("dispatch-{}", vendors[i]))),
-        }
-    }
-
-    fn of(&self, service: &str) -> u16 {
-        match service {
-            "ingest" => self.ingest,
-            "presence" => self.presence,
-            "registry" => self.registry,
-            other => {
-                let vendor: pushmesh_contract::Vendor = other
-                    .strip_prefix("dispatch-")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or_else(|| panic!("no such service: {other}"));
-                let index = pushmesh_contract::Vendor::ALL
-                    .iter()
-                    .position(|v| *v == vendor)
-                    .unwrap();
-                self.dispatch[index]
-            }
-        }
-    }
-}
-
 const APP: &str = "demo";
-
-fn settings_toml(vhost: &Vhost, dir: &std::path::Path, ports: Ports, extra: &str) -> String {
-    let Ports {
-        sim: sim_port,
-        apns: apns_port,
-        ingest,
-        presence,
-        registry,
-        dispatch: d,
-    } = ports;
-    let fixtures = repo_root().join("fixtures");
-    format!(
-        r#"
-log = "warn,pushmesh=info"
-data_dir = "{data}"
-[amqp]
-url = "{url}"
-prefetch = 200
-[batch]
-max_items = 100
-linger_ms = 2
-[listen]
-ingest = "127.0.0.1:{ingest}"
-presence = "127.0.0.1:{presence}"
-registry = "127.0.0.1:{registry}"
-vendor_sim = "127.0.0.1:{sim_port}"
-vendor_sim_apns = "127.0.0.1:{apns_port}"
-dispatch = {{ fcm = "127.0.0.1:{}", apns = "127.0.0.1:{}", huawei = "127.0.0.1:{}", xiaomi = "127.0.0.1:{}", oppo = "127.0.0.1:{}", vivo = "127.0.0.1:{}", honor = "127.0.0.1:{}" }}
-[dispatch]
-retry_tiers_s = [1, 2, 5, 10, 30, 60]
-backoff_base_ms = 500
-max_attempts = 5
-breaker_failures = 3
-breaker_cooldown_ms = 1000
-breaker_max_cooldown_ms = 4000
-quota_day_s = 4
-[vendor_sim]
-fcm_public_key_file = "{fixtures}/fcm-demo-public.pem"
-apns_public_key_file = "{fixtures}/apns-demo-public.pem"
-[apps.demo.fcm]
-project_id = "pushmesh-demo"
-service_account_file = "{fixtures}/fcm-demo-service-account.json"
-base_url = "http://127.0.0.1:{sim_port}/fcm"
-token_url = "http://127.0.0.1:{sim_port}/fcm/token"
-quota_min_wait_s = 1
-[apps.demo.huawei]
-app_id = "10001"
-client_secret = "huawei-demo-secret"
-base_url = "http://127.0.0.1:{sim_port}/huawei"
-auth_url = "http://127.0.0.1:{sim_port}/huawei/oauth2/v3/token"
-max_tokens_per_request = 3
-[apps.demo.xiaomi]
-app_secret = "xiaomi-demo-secret"
-package = "com.example.im"
-channel_id = "im-private"
-base_url = "http://127.0.0.1:{sim_port}/xiaomi"
-max_tokens_per_request = 3
-[apps.demo.oppo]
-app_key = "oppo-demo-key"
-master_secret = "oppo-demo-master-secret"
-channel_id = "im"
-base_url = "http://127.0.0.1:{sim_port}/oppo"
-max_tokens_per_request = 3
-[apps.demo.vivo]
-app_id = 10004
-app_key = "vivo-demo-key"
-app_secret = "vivo-demo-secret"
-base_url = "http://127.0.0.1:{sim_port}/vivo"
-max_tokens_per_request = 3
-[apps.demo.honor]
-app_id = "10005"
-client_id = "honor-demo-client"
-client_secret = "honor-demo-secret"
-base_url = "http://127.0.0.1:{sim_port}/honor"
-auth_url = "http://127.0.0.1:{sim_port}/honor/auth/token"
-max_tokens_per_request = 3
-[apps.demo.apns]
-team_id = "TEAMDEMO01"
-key_id = "KEYDEMO001"
-key_file = "{fixtures}/apns-demo-key.p8"
-topic = "com.example.im"
-base_url = "http://127.0.0.1:{apns_port}"
-[apps.other.huawei]
-app_id = "20001"
-client_secret = "huawei-other-secret"
-base_url = "http://127.0.0.1:{sim_port}/huawei"
-auth_url = "http://127.0.0.1:{sim_port}/huawei/oauth2/v3/token"
-[apps.other.xiaomi]
-app_secret = "xiaomi-other-secret"
-package = "com.example.other"
-channel_id = "im-private"
-base_url = "http://127.0.0.1:{sim_port}/xiaomi"
-daily_quota = 3
-[apps.other.fcm]
-requests_per_s = 20
-project_id = "pushmesh-other"
-service_account_file = "{fixtures}/fcm-demo-service-account.json"
-base_url = "http://127.0.0.1:{sim_port}/fcm"
-token_url = "http://127.0.0.1:{sim_port}/fcm/token"
-{extra}
-"#,
-        d[0],
-        d[1],
-        d[2],
-        d[3],
-        d[4],
-        d[5],
-        d[6],
-        data = dir.display(),
-        url = vhost.amqp_url(),
-        fixtures = fixtures.display(),
-    )
-}
 
 /// Runs a dispatcher in this test's actix system; returns its port.
 fn spawn<V: pushmesh_dispatch::VendorApi>(
@@ -218,14 +53,7 @@ fn spawn<V: pushmesh_dispatch::VendorApi>(
     port
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free local port")
-}
-
-async fn wait_ready(http: &reqwest::Client, port: u16, what: &str) {
+pub(crate) async fn wait_ready(http: &reqwest::Client, port: u16, what: &str) {
     let url = format!("http://127.0.0.1:{port}/readyz");
     wait_for(
         &format!("{what} to be ready"),
@@ -374,85 +202,6 @@ impl Mesh {
         self.channel = conn.create_channel().await.expect("a channel");
         collect_outcomes(&conn, self.outcomes.clone()).await;
         self.conn = conn;
-    }
-
-    // ---- services as processes ----
-
-    /// This mesh's settings as a file, for processes and the CLI.
-    pub fn config_file(&self) -> std::path::PathBuf {
-        let config = self.dir.path().join("pushmesh.toml");
-        std::fs::write(&config, &self.settings_toml).expect("write the settings file");
-        config
-    }
-
-    /// A binary built beside the tests (target/<profile>/<name>).
-    pub fn binary(name: &str) -> std::path::PathBuf {
-        let exe = std::env::current_exe().expect("the test binary's path");
-        let bin = exe
-            .parent()
-            .and_then(|deps| deps.parent())
-            .expect("target/<profile>/deps")
-            .join(name);
-        assert!(
-            bin.exists(),
-            "{} is missing: run `cargo build --workspace --bins` first",
-            bin.display()
-        );
-        bin
-    }
-
-    /// Runs `pushmesh-cli` with this mesh's settings; returns what it printed, or panics.
-    pub fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new(Self::binary("pushmesh-cli"))
-            .args(args)
-            .env("PUSHMESH_CONFIG", self.config_file())
-            .output()
-            .expect("pushmesh-cli runs");
-        assert!(
-            out.status.success(),
-            "pushmesh-cli {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Starts target/<profile>/<service> with this mesh's settings and waits until it is ready.
-    pub async fn start_process(&mut self, service: &'static str) {
-        let config = self.config_file();
-        let bin = Self::binary(service);
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join(format!("{service}.log")))
-            .expect("log file");
-        let child = Command::new(bin)
-            .env("PUSHMESH_CONFIG", &config)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("{service} starts: {e}"));
-        self.processes.insert(service, child);
-        wait_ready(&self.http, self.ports.of(service), service).await;
-    }
-
-    /// SIGKILL: no chance to finish anything.
-    pub fn kill_process(&mut self, service: &str) {
-        if let Some(mut child) = self.processes.remove(service) {
-            child.kill().expect("SIGKILL");
-            child.wait().expect("reap");
-        }
-    }
-
-    /// SIGTERM, then waits for the process to exit; returns whether it exited with success.
-    pub fn terminate_process(&mut self, service: &str) -> bool {
-        let Some(mut child) = self.processes.remove(service) else {
-            return false;
-        };
-        let sent = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {service}");
-        child.wait().expect("reap").success()
     }
 
     // ---- devices (registry HTTP API) ----

@@ -1,0 +1,83 @@
+//! Running the mesh's services as real processes, for the tests that kill them.
+
+use crate::mesh::{wait_ready, Mesh};
+use std::process::{Command, Stdio};
+
+impl Mesh {
+    /// This mesh's settings as a file, for processes and the CLI.
+    pub fn config_file(&self) -> std::path::PathBuf {
+        let config = self.dir.path().join("pushmesh.toml");
+        std::fs::write(&config, &self.settings_toml).expect("write the settings file");
+        config
+    }
+
+    /// A binary built beside the tests (target/<profile>/<name>).
+    pub fn binary(name: &str) -> std::path::PathBuf {
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let bin = exe
+            .parent()
+            .and_then(|deps| deps.parent())
+            .expect("target/<profile>/deps")
+            .join(name);
+        assert!(
+            bin.exists(),
+            "{} is missing: run `cargo build --workspace --bins` first",
+            bin.display()
+        );
+        bin
+    }
+
+    /// Runs `pushmesh-cli` with this mesh's settings; returns what it printed, or panics.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new(Self::binary("pushmesh-cli"))
+            .args(args)
+            .env("PUSHMESH_CONFIG", self.config_file())
+            .output()
+            .expect("pushmesh-cli runs");
+        assert!(
+            out.status.success(),
+            "pushmesh-cli {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Starts target/<profile>/<service> with this mesh's settings and waits until it is ready.
+    pub async fn start_process(&mut self, service: &'static str) {
+        let config = self.config_file();
+        let bin = Self::binary(service);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join(format!("{service}.log")))
+            .expect("log file");
+        let child = Command::new(bin)
+            .env("PUSHMESH_CONFIG", &config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{service} starts: {e}"));
+        self.processes.insert(service, child);
+        wait_ready(&self.http, self.ports.of(service), service).await;
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    pub fn kill_process(&mut self, service: &str) {
+        if let Some(mut child) = self.processes.remove(service) {
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reap");
+        }
+    }
+
+    /// SIGTERM, then waits for the process to exit; returns whether it exited with success.
+    pub fn terminate_process(&mut self, service: &str) -> bool {
+        let Some(mut child) = self.processes.remove(service) else {
+            return false;
+        };
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {service}");
+        child.wait().expect("reap").success()
+    }
+}
