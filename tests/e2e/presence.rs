@@ -70,3 +70,13 @@ async fn one_session_ending_keeps_the_user_online_on_another() {
     mesh.peer_message("m", "alice", "bob").await;
     mesh.outcome("m", "bob", OutcomeStatus::Online).await;
 }
+
+#[actix_rt::test]
+async fn an_enormous_lease_is_capped_not_a_crash() {
+    let mesh = Mesh::start().await;
+    mesh.fcm_device("tok-bob", "bob").await;
+    let session = json!({"app_id": "demo", "user_id": "bob", "session_id": "s", "ttl_s": u64::MAX});
+    mesh.publish("presence.online", session).await;
+    mesh.peer_message("m", "alice", "bob").await;
+    mesh.outcome("m", "bob", OutcomeStatus::Online).await;
+}

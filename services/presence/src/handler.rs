@@ -118,7 +118,8 @@ impl StageHandler for PresenceHandler {
                         session_id,
                         ttl_s,
                     } => {
-                        let until = now + (ttl_s * 1000).min(max_ttl_ms);
+                        // A huge ttl_s from a publisher must not overflow: it is capped anyway.
+                        let until = now + ttl_s.saturating_mul(1000).min(max_ttl_ms);
                         sessions.online(&app_id, &user_id, &session_id, until);
                     }
                     PresenceItem::Offline {
