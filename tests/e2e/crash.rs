@@ -199,3 +199,67 @@ async fn sigterm_of_the_fcm_dispatcher_finishes_its_batch_and_doubles_nothing() 
     .await;
     assert_eq!((f.lost, f.duplicates), (0, 0));
 }
+
+/// SIGTERM while the vendor's circuit is open: the dispatcher does not wait out the cool-down;
+/// it exits at once (successfully), its batch goes back to the queue, and nothing is lost.
+#[actix_rt::test]
+async fn sigterm_during_an_open_circuit_exits_promptly_and_loses_nothing() {
+    let mut mesh = Mesh::start_with(MeshOptions {
+        processes: &["dispatch-fcm"],
+        ..Default::default()
+    })
+    .await;
+    mesh.start_process("dispatch-fcm").await;
+    for u in 0..10 {
+        mesh.fcm_device(&token("fcm", u), &format!("user-{u}"))
+            .await;
+    }
+    mesh.sim_post("/sim/fcm/fault", json!({"status": 503, "for_ms": 600_000}))
+        .await;
+    publish_rounds(&mesh, 10, 0..1).await;
+    wait_for(
+        "the circuit to open (failed requests)",
+        Duration::from_secs(30),
+        || async {
+            (mesh.sim_get("/sim/fcm/requests").await["requests"]
+                .as_array()
+                .map_or(0, Vec::len)
+                >= 3)
+                .then_some(())
+        },
+    )
+    .await;
+    // The failed pushes come back from the 1 s delay queue while the circuit is open: the stage
+    // is then waiting out a cool-down (1 s, doubling to 4 s in tests) with a batch in hand.
+    let back = std::time::Instant::now() + Duration::from_millis(1_500);
+    wait_for(
+        "the retried pushes to come back",
+        Duration::from_secs(5),
+        || async { (std::time::Instant::now() >= back).then_some(()) },
+    )
+    .await;
+    let started = std::time::Instant::now();
+    assert!(mesh.terminate_process("dispatch-fcm"), "exit status 0");
+    let took = started.elapsed();
+    println!(
+        "SIGTERM with the circuit open: exited in {} ms",
+        took.as_millis()
+    );
+    assert!(
+        took < Duration::from_secs(1),
+        "exited in {took:?}, not at once"
+    );
+
+    mesh.http
+        .delete(format!("{}/sim/fcm/fault", mesh.sim))
+        .send()
+        .await
+        .unwrap();
+    mesh.start_process("dispatch-fcm").await;
+    wait_for(
+        "every push after the restart",
+        Duration::from_secs(60),
+        || async { (received(&mesh, "fcm").await.len() == 10).then_some(()) },
+    )
+    .await;
+}

@@ -189,7 +189,8 @@ impl<V: VendorApi> Application<V> {
                 settings.dispatch.concurrency,
                 policy.clone(),
                 metrics.clone(),
-            );
+            )
+            .stop_on(shutdown.clone());
             let (settings, shutdown, queue) = (&settings, &shutdown, &queue);
             async move { run_stage(&conn, queue, settings, shutdown, &mut handler).await }
         });

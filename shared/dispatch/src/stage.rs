@@ -17,6 +17,7 @@ use pushmesh_runtime::amqp::topology::{
     self, ERROR_HEADER, MESSAGE_ID_HEADER, PUSH_ID_HEADER, TOKEN_GEN_HEADER,
 };
 use pushmesh_runtime::amqp::{AmqpError, Delivery, Outgoing, StageHandler};
+use pushmesh_runtime::Shutdown;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -59,6 +60,8 @@ pub struct DispatchHandler<V: VendorApi> {
     policy: RetryPolicy,
     metrics: DispatchMetrics,
     last_purge_ms: u64,
+    /// Ends a wait on an open circuit when the service is stopping.
+    shutdown: Option<Shutdown>,
 }
 
 /// Everything one batch produces.
@@ -90,7 +93,15 @@ impl<V: VendorApi> DispatchHandler<V> {
             policy,
             metrics,
             last_purge_ms: 0,
+            shutdown: None,
         }
+    }
+
+    /// Stop waiting on an open circuit when `shutdown` triggers (SIGTERM must not wait out a
+    /// cool-down of up to a minute).
+    pub fn stop_on(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = Some(shutdown);
+        self
     }
 
     fn outcome(&self, push: &DevicePush, s: &Settled) -> Outgoing {
@@ -377,9 +388,17 @@ impl<V: VendorApi> StageHandler for DispatchHandler<V> {
         // this consumer's prefetch), unacked, instead of spinning through retries.
         loop {
             let wait = self.breaker.borrow_mut().wait(tokio::time::Instant::now());
-            match wait {
-                Some(wait) => tokio::time::sleep(wait).await,
-                None => break,
+            let Some(wait) = wait else { break };
+            let stop = async {
+                match &self.shutdown {
+                    Some(s) => s.wait().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                // Not acked: the batch goes back to the queue when the connection closes.
+                _ = stop => return Err(AmqpError::stage("shutting down while the vendor's circuit is open")),
             }
         }
         let mut o = Outputs::default();
