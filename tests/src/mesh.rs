@@ -53,6 +53,17 @@ fn spawn<V: pushmesh_dispatch::VendorApi>(
     port
 }
 
+/// The test publishes like a careful IM server: with publisher confirms, so a message it
+/// published is the broker's responsibility (without them a broker restart may drop it).
+async fn confirming_channel(conn: &Connection) -> Channel {
+    let channel = conn.create_channel().await.expect("a channel");
+    channel
+        .confirm_select(lapin::options::ConfirmSelectOptions::default())
+        .await
+        .expect("confirm mode");
+    channel
+}
+
 pub(crate) async fn wait_ready(http: &reqwest::Client, port: u16, what: &str) {
     let url = format!("http://127.0.0.1:{port}/readyz");
     wait_for(
@@ -166,7 +177,7 @@ impl Mesh {
         let conn = Connection::connect(&vhost.amqp_url(), ConnectionProperties::default())
             .await
             .expect("test connection to RabbitMQ");
-        let channel = conn.create_channel().await.expect("a channel");
+        let channel = confirming_channel(&conn).await;
         let outcomes = Arc::new(Mutex::new(Vec::new()));
         collect_outcomes(&conn, outcomes.clone()).await;
 
@@ -199,7 +210,7 @@ impl Mesh {
             },
         )
         .await;
-        self.channel = conn.create_channel().await.expect("a channel");
+        self.channel = confirming_channel(&conn).await;
         collect_outcomes(&conn, self.outcomes.clone()).await;
         self.conn = conn;
     }
@@ -280,7 +291,10 @@ impl Mesh {
             .await
             .expect("publish")
             .await
-            .expect("publish confirmed");
+            .expect("publish confirmed")
+            .is_ack()
+            .then_some(())
+            .expect("the broker acked the publish");
     }
 
     /// Publishes raw bytes straight into one of the mesh's queues (for poison tests).
@@ -296,7 +310,10 @@ impl Mesh {
             .await
             .expect("publish")
             .await
-            .expect("publish confirmed");
+            .expect("publish confirmed")
+            .is_ack()
+            .then_some(())
+            .expect("the broker acked the publish");
     }
 
     pub async fn publish(&self, routing_key: &str, body: Value) {

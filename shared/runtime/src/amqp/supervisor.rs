@@ -54,9 +54,10 @@ pub async fn supervise<F, Fut>(
 }
 
 async fn connect(service: &str, settings: &Settings) -> Result<Connection, AmqpError> {
-    let props = ConnectionProperties::default()
-        .enable_auto_recover()
-        .with_connection_name(format!("pushmesh-{service}").into());
+    // lapin's auto-recovery stays off: with it on, a broker restart mid-stream lost a batch now
+    // and then (tests/broker); a fresh connection per session never did. See docs/architecture.md.
+    let props =
+        ConnectionProperties::default().with_connection_name(format!("pushmesh-{service}").into());
     let conn = Connection::connect(&settings.amqp.url, props).await?;
     topology::declare(&conn, settings).await?;
     Ok(conn)
