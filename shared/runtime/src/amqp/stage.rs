@@ -1,6 +1,6 @@
 use super::{AmqpError, BatchConsumer, Delivery, Outgoing, Publisher};
 use crate::{Settings, Shutdown};
-use lapin::{Channel, Connection};
+use lapin::Connection;
 use std::future::Future;
 use std::time::Duration;
 
@@ -46,42 +46,14 @@ pub async fn run_stage<H: StageHandler>(
             _ = shutdown.wait() => return Ok(()),
             batch = consumer.next_batch() => batch,
         };
-        let batch = match batch {
-            Ok(batch) => batch,
-            Err(e) => {
-                recover(consumer.channel(), e).await?;
-                continue;
-            }
-        };
+        // Any broker failure ends the session: unacked deliveries go back to their queues with
+        // the connection, and the supervisor starts a fresh one.
+        let batch = batch?;
         let outputs = handler.handle(&batch).await?;
-        if let Err(e) = publisher.publish_all(&outputs).await {
-            // Nothing is acked: the broker redelivers the batch and we publish it again.
-            recover(publisher.channel(), e).await?;
-            continue;
-        }
+        // On failure nothing is acked: the broker redelivers the batch and it is published again.
+        publisher.publish_all(&outputs).await?;
         handler.committed().await?;
         let last = batch.last().expect("a batch holds at least one delivery");
-        if let Err(e) = consumer.ack_through(last).await {
-            recover(consumer.channel(), e).await?;
-        }
-    }
-}
-
-/// Waits for lapin's own recovery of a channel after a connection failure. Anything it cannot
-/// recover from goes up to the supervisor, which builds a fresh connection.
-async fn recover(channel: &Channel, error: AmqpError) -> Result<(), AmqpError> {
-    let AmqpError::Broker(e) = error else {
-        return Err(error);
-    };
-    tracing::warn!(error = %e, "broker connection interrupted, waiting for recovery");
-    match tokio::time::timeout(Duration::from_secs(30), channel.wait_for_recovery(e)).await {
-        Ok(Ok(())) => {
-            tracing::info!("broker connection recovered");
-            Ok(())
-        }
-        Ok(Err(e)) => Err(AmqpError::Broker(e)),
-        Err(_) => Err(AmqpError::Stage(
-            "broker recovery took longer than 30 s".into(),
-        )),
+        consumer.ack_through(last).await?;
     }
 }

@@ -8,10 +8,9 @@ use std::time::Duration;
 
 /// Owns the service's AMQP connection for its whole life.
 ///
-/// lapin's auto-recovery handles a dropped connection inside a session (see `run_stage`); this
-/// outer loop catches what it cannot: a first connect to a broker that is not up yet, a recovery
-/// that fails or hangs, a returned message (a queue deleted under us). It builds a fresh
-/// connection, declares the topology again and restarts the session, with capped backoff.
+/// Any failure ends the session (a dropped connection, a broker not up yet, a returned message:
+/// a queue deleted under us); this loop builds a fresh connection, declares the topology again
+/// and restarts the session, with capped backoff. lapin's auto-recovery is off (see connect).
 /// Readiness (`/readyz`) follows the session.
 pub async fn supervise<F, Fut>(
     service: &str,
