@@ -1,23 +1,25 @@
 //! Ingest's stage: validate, deduplicate, split into per-shard batches for presence and registry.
 
-use crate::dedup::DedupStore;
+use crate::dedup::{DedupError, DedupKey, DedupStore};
 use crate::validate::{Accepted, Validator};
 use prometheus::IntCounterVec;
 use pushmesh_contract::codec;
 use pushmesh_contract::now_ms;
 use pushmesh_contract::stage::{Batch, PresenceItem, PushJob, RegistryItem};
 use pushmesh_runtime::amqp::topology::{self, ERROR_HEADER};
-use pushmesh_runtime::amqp::{AmqpError, Delivery, Outgoing, StageHandler};
+use pushmesh_runtime::amqp::{AmqpError, Commit, Delivery, Handled, Outgoing, StageHandler};
+use pushmesh_runtime::recent;
 use pushmesh_runtime::Settings;
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 pub struct IngestHandler<S> {
     settings: Arc<Settings>,
     store: Arc<S>,
     metrics: IntCounterVec,
-    /// Message ids of the batch in flight, recorded as seen once its outputs are confirmed.
-    pending: Vec<Vec<u8>>,
+    /// Message ids of batches passed on but not yet recorded (their outputs await confirms):
+    /// a repeat arriving meanwhile is a duplicate too.
+    in_flight: Arc<Mutex<HashSet<DedupKey>>>,
     last_purge_ms: u64,
 }
 
@@ -27,7 +29,7 @@ impl<S: DedupStore> IngestHandler<S> {
             settings,
             store,
             metrics,
-            pending: Vec::new(),
+            in_flight: Arc::default(),
             last_purge_ms: 0,
         }
     }
@@ -37,12 +39,12 @@ impl<S: DedupStore> IngestHandler<S> {
     }
 }
 
-fn dedup_key(app_id: &str, message_id: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(app_id.len() + message_id.len() + 1);
-    k.extend_from_slice(app_id.as_bytes());
-    k.push(0);
-    k.extend_from_slice(message_id.as_bytes());
-    k
+fn dedup_key(app_id: &str, message_id: &str) -> DedupKey {
+    recent::key(&[app_id.as_bytes(), message_id.as_bytes()])
+}
+
+fn lock(set: &Mutex<HashSet<DedupKey>>) -> std::sync::MutexGuard<'_, HashSet<DedupKey>> {
+    set.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn kind_of(routing_key: &str) -> &'static str {
@@ -55,8 +57,8 @@ fn kind_of(routing_key: &str) -> &'static str {
 }
 
 impl<S: DedupStore> StageHandler for IngestHandler<S> {
-    async fn handle(&mut self, batch: &[Delivery]) -> Result<Vec<Outgoing>, AmqpError> {
-        self.pending.clear();
+    async fn handle(&mut self, batch: &[Delivery]) -> Result<Handled, AmqpError> {
+        let mut passed_on = Vec::new();
         let now = now_ms();
         let window_start = now.saturating_sub(self.settings.ingest.dedup_window_s * 1000);
         let shards = self.settings.shards;
@@ -69,7 +71,6 @@ impl<S: DedupStore> StageHandler for IngestHandler<S> {
         let mut presence: BTreeMap<u32, Vec<PresenceItem>> = BTreeMap::new();
         let mut registry: BTreeMap<u32, Vec<RegistryItem>> = BTreeMap::new();
         let mut rejected = Vec::new();
-        let mut in_batch = HashSet::new();
 
         for d in batch {
             let key = d.routing_key.as_str();
@@ -101,12 +102,12 @@ impl<S: DedupStore> StageHandler for IngestHandler<S> {
                         .store
                         .seen_since(&dk, window_start)
                         .map_err(AmqpError::stage)?;
-                    if seen || !in_batch.insert(dk.clone()) {
+                    if seen || !lock(&self.in_flight).insert(dk) {
                         tracing::info!(%app_id, %message_id, "duplicate message suppressed");
                         self.count(kind, "duplicate");
                         continue;
                     }
-                    self.pending.push(dk);
+                    passed_on.push(dk);
                     self.count(kind, "accepted");
                     let mut by_shard: BTreeMap<u32, Vec<String>> = BTreeMap::new();
                     for r in recipients {
@@ -190,21 +191,40 @@ impl<S: DedupStore> StageHandler for IngestHandler<S> {
                 codec::encode(&Batch { items }),
             ));
         }
-        Ok(out)
+        Ok(Handled {
+            outputs: out,
+            commit: Some(self.commit(passed_on)),
+        })
     }
+}
 
-    async fn committed(&mut self) -> Result<(), AmqpError> {
+impl<S: DedupStore> IngestHandler<S> {
+    /// Records the batch's message ids once its outputs are confirmed (and now and then purges
+    /// the window's tail), on a blocking thread: sled's flush waits for the disk.
+    fn commit(&mut self, keys: Vec<DedupKey>) -> Commit {
+        let (store, in_flight) = (self.store.clone(), self.in_flight.clone());
         let now = now_ms();
-        self.store
-            .record(&self.pending, now)
-            .map_err(AmqpError::stage)?;
-        self.pending.clear();
-        if now.saturating_sub(self.last_purge_ms) > 60_000 {
+        let purge_before = (now.saturating_sub(self.last_purge_ms) > 60_000).then(|| {
             self.last_purge_ms = now;
-            let before = now.saturating_sub(self.settings.ingest.dedup_window_s * 1000);
-            let purged = self.store.purge(before).map_err(AmqpError::stage)?;
-            tracing::debug!(purged, "dedup window purged");
-        }
-        Ok(())
+            now.saturating_sub(self.settings.ingest.dedup_window_s * 1000)
+        });
+        Box::pin(async move {
+            let keys = tokio::task::spawn_blocking(move || {
+                store.record(&keys, now_ms())?;
+                if let Some(before) = purge_before {
+                    let purged = store.purge(before)?;
+                    tracing::debug!(purged, "dedup window purged");
+                }
+                Ok::<_, DedupError>(keys)
+            })
+            .await
+            .map_err(AmqpError::stage)?
+            .map_err(AmqpError::stage)?;
+            let mut in_flight = lock(&in_flight);
+            for k in &keys {
+                in_flight.remove(k);
+            }
+            Ok(())
+        })
     }
 }

@@ -27,7 +27,10 @@ pub struct Application {
 impl Application {
     /// Binds the HTTP listener (`listen.ingest`; port 0 picks a free one) and opens the store.
     pub fn build(settings: Settings, shutdown: Shutdown) -> Result<Self, StartError> {
-        let store = Arc::new(SledDedup::open(&settings.data_dir.join("ingest"))?);
+        let store = Arc::new(SledDedup::open(
+            &settings.data_dir.join("ingest"),
+            settings.ingest.dedup_window_s * 1000,
+        )?);
         let ops = Ops::new("ingest");
         let (server, port) = ops::serve(settings.listen.ingest, ops.clone(), |_| {})?;
         Ok(Application {

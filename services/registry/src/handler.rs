@@ -7,7 +7,7 @@ use pushmesh_contract::public::{Outcome, OutcomeStatus};
 use pushmesh_contract::stage::{Batch, DevicePush, PushJob, RegistryItem, MAX_PUSHES_PER_MESSAGE};
 use pushmesh_contract::{codec, Vendor};
 use pushmesh_runtime::amqp::topology::{self, ERROR_HEADER, MESSAGE_ID_HEADER, TOKEN_GEN_HEADER};
-use pushmesh_runtime::amqp::{AmqpError, Delivery, Outgoing, StageHandler};
+use pushmesh_runtime::amqp::{AmqpError, Commit, Delivery, Handled, Outgoing, StageHandler};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -126,14 +126,28 @@ impl ResolveHandler {
     }
 }
 
+/// Makes the store's writes durable (on a blocking thread: a flush waits for the disk) once the
+/// batch's outputs are confirmed, before it is acked.
+fn flush(store: &Arc<dyn DeviceStore>) -> Commit {
+    let store = store.clone();
+    Box::pin(async move {
+        tokio::task::spawn_blocking(move || store.flush())
+            .await
+            .map_err(AmqpError::stage)?
+            .map_err(AmqpError::stage)
+    })
+}
+
 impl StageHandler for ResolveHandler {
-    async fn handle(&mut self, batch: &[Delivery]) -> Result<Vec<Outgoing>, AmqpError> {
+    async fn handle(&mut self, batch: &[Delivery]) -> Result<Handled, AmqpError> {
         let mut out = Vec::new();
+        let mut wrote = false;
         let mut pushes: BTreeMap<Vendor, Vec<DevicePush>> = BTreeMap::new();
         for d in batch {
             match codec::decode::<Batch<RegistryItem>>(&d.data) {
                 Ok(b) => {
                     for item in b.items {
+                        wrote |= !matches!(item, RegistryItem::Job(_));
                         self.apply(item, &mut pushes, &mut out)
                             .map_err(AmqpError::stage)?;
                     }
@@ -141,8 +155,6 @@ impl StageHandler for ResolveHandler {
                 Err(e) => out.push(dead_letter(d, "registry", e)),
             }
         }
-        // Binding changes are durable before anything they caused is published or acked.
-        self.store.flush().map_err(AmqpError::stage)?;
         for (vendor, list) in pushes {
             self.metrics
                 .pushes
@@ -155,7 +167,13 @@ impl StageHandler for ResolveHandler {
                 out.push(Outgoing::to_queue(topology::dispatch_queue(vendor), body));
             }
         }
-        Ok(out)
+        // Binding changes are durable before the events are acked. Pushes resolved with them
+        // may go out first: if the changes are lost, the events come back and are applied
+        // again, and the pushes are resolved again (dispatchers drop the repeats).
+        Ok(Handled {
+            outputs: out,
+            commit: wrote.then(|| flush(&self.store)),
+        })
     }
 }
 
@@ -166,7 +184,7 @@ pub struct InvalidTokenHandler {
 }
 
 impl StageHandler for InvalidTokenHandler {
-    async fn handle(&mut self, batch: &[Delivery]) -> Result<Vec<Outgoing>, AmqpError> {
+    async fn handle(&mut self, batch: &[Delivery]) -> Result<Handled, AmqpError> {
         let mut out = Vec::new();
         for d in batch {
             let outcome: Outcome = match serde_json::from_slice(&d.data) {
@@ -192,8 +210,10 @@ impl StageHandler for InvalidTokenHandler {
                     .inc();
             }
         }
-        self.store.flush().map_err(AmqpError::stage)?;
-        Ok(out)
+        Ok(Handled {
+            outputs: out,
+            commit: Some(flush(&self.store)),
+        })
     }
 }
 

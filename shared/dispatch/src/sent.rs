@@ -6,6 +6,7 @@
 use pushmesh_contract::codec;
 use pushmesh_contract::public::OutcomeStatus;
 use pushmesh_contract::stage::DevicePush;
+use pushmesh_runtime::recent::{self, RecentIds};
 use pushmesh_runtime::store;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -15,7 +16,6 @@ pub struct Settled {
     pub status: OutcomeStatus,
     pub vendor_message_id: Option<String>,
     pub detail: Option<String>,
-    pub expires_at_ms: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -27,41 +27,45 @@ pub enum SentError {
 }
 
 /// Behind a trait because sled 0.34 calls itself beta.
-pub trait SentStore: Send + Sync {
+pub trait SentStore: Send + Sync + 'static {
     fn get(&self, push: &DevicePush) -> Result<Option<Settled>, SentError>;
     /// Recorded at once (sled makes it durable within its flush interval, and `flush` forces it).
     fn put(&self, push: &DevicePush, settled: &Settled) -> Result<(), SentError>;
     fn flush(&self) -> Result<(), SentError>;
-    /// Forgets pushes that expired before `now_ms`; returns how many.
+    /// Forgets pushes that expired before `now_ms` (by the hour, so some stay up to an hour
+    /// longer); returns how many.
     fn purge(&self, now_ms: u64) -> Result<usize, SentError>;
     /// Adds up to `n` to counter `key` without going over `limit`; returns how much was added.
     fn take_up_to(&self, key: &str, n: u64, limit: u64) -> Result<u64, SentError>;
 }
 
+/// How long a settled-push bucket spans: pushes are filed by the hour they expire in.
+const BUCKET_MS: u64 = 3_600_000;
+
+/// sled: settled pushes filed by expiry hour under a 16-byte hash of their ids, so a lookup
+/// reads one tree and expiry drops whole trees (see [`RecentIds`]).
 pub struct SledSent {
     db: sled::Db,
-    settled: sled::Tree,
+    settled: RecentIds,
     /// Quota counters, by app and day.
     counters: sled::Tree,
 }
 
 /// app, message, device, and the replay count: a replayed push is a new send.
-fn key(p: &DevicePush) -> Vec<u8> {
-    let replays = p.replays.to_string();
-    [
+fn key(p: &DevicePush) -> [u8; 16] {
+    recent::key(&[
         p.app_id.as_bytes(),
         p.message_id.as_bytes(),
         p.push_id.as_bytes(),
-        replays.as_bytes(),
-    ]
-    .join(&0u8)
+        &p.replays.to_be_bytes(),
+    ])
 }
 
 impl SledSent {
     pub fn open(dir: &Path) -> Result<Self, SentError> {
         let db = store::open(dir, 8 * 1024 * 1024)?;
         Ok(SledSent {
-            settled: db.open_tree("settled")?,
+            settled: RecentIds::open(&db, "settled", BUCKET_MS)?,
             counters: db.open_tree("counters")?,
             db,
         })
@@ -72,12 +76,13 @@ impl SentStore for SledSent {
     fn get(&self, push: &DevicePush) -> Result<Option<Settled>, SentError> {
         Ok(self
             .settled
-            .get(key(push))?
+            .get_at(push.expires_at_ms, &key(push))?
             .and_then(|v| codec::decode(&v).ok()))
     }
 
     fn put(&self, push: &DevicePush, settled: &Settled) -> Result<(), SentError> {
-        self.settled.insert(key(push), codec::encode(settled))?;
+        self.settled
+            .insert(push.expires_at_ms, &key(push), &codec::encode(settled))?;
         Ok(())
     }
 
@@ -100,16 +105,7 @@ impl SentStore for SledSent {
     }
 
     fn purge(&self, now_ms: u64) -> Result<usize, SentError> {
-        let mut n = 0;
-        for entry in self.settled.iter() {
-            let (k, v) = entry?;
-            let expired = codec::decode::<Settled>(&v).map_or(true, |s| s.expires_at_ms < now_ms);
-            if expired {
-                self.settled.remove(k)?;
-                n += 1;
-            }
-        }
-        Ok(n)
+        Ok(self.settled.drop_before(now_ms)?)
     }
 }
 
@@ -143,32 +139,45 @@ mod tests {
     }
 
     #[test]
-    fn settled_pushes_survive_a_reopen_until_they_expire() {
+    fn settled_pushes_survive_a_reopen_until_their_hour_has_passed() {
         let dir = tempfile::tempdir().unwrap();
         let settled = Settled {
             status: OutcomeStatus::Delivered,
             vendor_message_id: Some("v".into()),
             detail: None,
-            expires_at_ms: 100,
         };
+        let (early, late) = (BUCKET_MS + 100, 3 * BUCKET_MS + 900);
         {
             let s = SledSent::open(dir.path()).unwrap();
-            s.put(&push("m1", 100), &settled).unwrap();
-            s.put(
-                &push("m2", 900),
-                &Settled {
-                    expires_at_ms: 900,
-                    ..settled.clone()
-                },
-            )
-            .unwrap();
+            s.put(&push("m1", early), &settled).unwrap();
+            s.put(&push("m2", late), &settled).unwrap();
             s.flush().unwrap();
         }
         let s = SledSent::open(dir.path()).unwrap();
-        assert_eq!(s.get(&push("m1", 100)).unwrap(), Some(settled));
-        assert_eq!(s.get(&push("m3", 100)).unwrap(), None);
-        assert_eq!(s.purge(500).unwrap(), 1);
-        assert_eq!(s.get(&push("m1", 100)).unwrap(), None);
-        assert!(s.get(&push("m2", 900)).unwrap().is_some());
+        assert_eq!(s.get(&push("m1", early)).unwrap(), Some(settled));
+        assert_eq!(s.get(&push("m3", early)).unwrap(), None);
+        assert_eq!(s.purge(early + 1).unwrap(), 0, "its hour has not passed");
+        assert_eq!(s.purge(2 * BUCKET_MS).unwrap(), 1);
+        assert_eq!(s.get(&push("m1", early)).unwrap(), None);
+        assert!(s.get(&push("m2", late)).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_replay_is_a_new_send() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledSent::open(dir.path()).unwrap();
+        let settled = Settled {
+            status: OutcomeStatus::Failed,
+            vendor_message_id: None,
+            detail: Some("retries ran out".into()),
+        };
+        let first = push("m", 5_000);
+        s.put(&first, &settled).unwrap();
+        let replayed = DevicePush {
+            replays: 1,
+            ..first.clone()
+        };
+        assert!(s.get(&first).unwrap().is_some());
+        assert_eq!(s.get(&replayed).unwrap(), None);
     }
 }

@@ -16,7 +16,7 @@ use pushmesh_contract::{codec, now_ms, Vendor};
 use pushmesh_runtime::amqp::topology::{
     self, ERROR_HEADER, MESSAGE_ID_HEADER, PUSH_ID_HEADER, TOKEN_GEN_HEADER,
 };
-use pushmesh_runtime::amqp::{AmqpError, Delivery, Outgoing, StageHandler};
+use pushmesh_runtime::amqp::{AmqpError, Commit, Delivery, Handled, Outgoing, StageHandler};
 use pushmesh_runtime::Shutdown;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -140,7 +140,6 @@ impl<V: VendorApi> DispatchHandler<V> {
             status,
             vendor_message_id,
             detail,
-            expires_at_ms: push.expires_at_ms,
         };
         o.out.push(self.outcome(&push, &settled));
         // Pushes that ran out of attempts or of time are kept for an operator to inspect and
@@ -374,6 +373,31 @@ impl<V: VendorApi> DispatchHandler<V> {
         Ok(())
     }
 
+    /// Settled pushes are durable before the input is acked (their outcomes may go out first:
+    /// if the record is lost, the redelivered push is sent again, as after any crash). Runs on a
+    /// blocking thread, as sled's flush waits for the disk; now and then forgets expired pushes.
+    fn commit(&mut self) -> Commit {
+        let sent = self.sent.clone();
+        let now = now_ms();
+        let purge = now.saturating_sub(self.last_purge_ms) > 60_000;
+        if purge {
+            self.last_purge_ms = now;
+        }
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                sent.flush()?;
+                if purge {
+                    let purged = sent.purge(now)?;
+                    tracing::debug!(purged, "expired settled pushes forgotten");
+                }
+                Ok(())
+            })
+            .await
+            .map_err(AmqpError::stage)?
+            .map_err(|e: crate::sent::SentError| AmqpError::stage(e))
+        })
+    }
+
     fn record(&self, settled: &[(DevicePush, Settled)]) -> Result<(), AmqpError> {
         for (push, s) in settled {
             self.sent.put(push, s).map_err(AmqpError::stage)?;
@@ -383,7 +407,7 @@ impl<V: VendorApi> DispatchHandler<V> {
 }
 
 impl<V: VendorApi> StageHandler for DispatchHandler<V> {
-    async fn handle(&mut self, batch: &[Delivery]) -> Result<Vec<Outgoing>, AmqpError> {
+    async fn handle(&mut self, batch: &[Delivery]) -> Result<Handled, AmqpError> {
         // While the breaker is open, take nothing more: deliveries wait in the queue (and in
         // this consumer's prefetch), unacked, instead of spinning through retries.
         loop {
@@ -405,8 +429,6 @@ impl<V: VendorApi> StageHandler for DispatchHandler<V> {
         let requests = self.plan(batch, now_ms(), &mut o)?;
         self.record(&o.settled)?;
         self.send_all(requests, &mut o).await?;
-        // Settled pushes are durable before their outcomes are published and the input acked.
-        self.sent.flush().map_err(AmqpError::stage)?;
         let Outputs {
             mut out,
             waits,
@@ -428,16 +450,9 @@ impl<V: VendorApi> StageHandler for DispatchHandler<V> {
                 .with_header(ERROR_HEADER, "retries ran out"),
             );
         }
-        Ok(out)
-    }
-
-    async fn committed(&mut self) -> Result<(), AmqpError> {
-        let now = now_ms();
-        if now.saturating_sub(self.last_purge_ms) > 60_000 {
-            self.last_purge_ms = now;
-            let purged = self.sent.purge(now).map_err(AmqpError::stage)?;
-            tracing::debug!(purged, "expired settled pushes forgotten");
-        }
-        Ok(())
+        Ok(Handled {
+            outputs: out,
+            commit: Some(self.commit()),
+        })
     }
 }

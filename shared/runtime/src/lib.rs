@@ -3,6 +3,7 @@
 
 pub mod amqp;
 pub mod ops;
+pub mod recent;
 pub mod service;
 pub mod settings;
 pub mod shutdown;

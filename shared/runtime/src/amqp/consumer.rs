@@ -13,6 +13,9 @@ pub struct BatchConsumer {
     consumer: Consumer,
     max: usize,
     linger: Duration,
+    /// The batch being gathered, and when gathering it stops.
+    gathered: Vec<Delivery>,
+    deadline: tokio::time::Instant,
 }
 
 impl BatchConsumer {
@@ -41,25 +44,35 @@ impl BatchConsumer {
             consumer,
             max: max.max(1),
             linger,
+            gathered: Vec::new(),
+            deadline: tokio::time::Instant::now(),
         })
     }
 
     /// Waits for one delivery, then gathers more until `max` or `linger` has passed.
+    ///
+    /// Cancel-safe: deliveries gathered before a cancellation stay in the consumer and open the
+    /// next batch. (Dropping them would be worse than a delay: a later `multiple` ack would ack
+    /// them unprocessed.)
     pub async fn next_batch(&mut self) -> Result<Vec<Delivery>, AmqpError> {
-        let first = match self.consumer.next().await {
-            Some(d) => d?,
-            None => return Err(AmqpError::ConsumerClosed(self.queue.clone())),
-        };
-        let mut batch = vec![first];
-        let deadline = tokio::time::Instant::now() + self.linger;
-        while batch.len() < self.max {
-            match tokio::time::timeout_at(deadline, self.consumer.next()).await {
-                Ok(Some(d)) => batch.push(d?),
+        if self.gathered.is_empty() {
+            let first = match self.consumer.next().await {
+                Some(d) => d?,
+                None => return Err(AmqpError::ConsumerClosed(self.queue.clone())),
+            };
+            self.gathered.push(first);
+            self.deadline = tokio::time::Instant::now() + self.linger;
+        }
+        // With a linger of 0 this still takes what has already arrived: `timeout_at` polls the
+        // stream before it looks at the clock.
+        while self.gathered.len() < self.max {
+            match tokio::time::timeout_at(self.deadline, self.consumer.next()).await {
+                Ok(Some(d)) => self.gathered.push(d?),
                 Ok(None) => return Err(AmqpError::ConsumerClosed(self.queue.clone())),
                 Err(_elapsed) => break,
             }
         }
-        Ok(batch)
+        Ok(std::mem::take(&mut self.gathered))
     }
 
     /// Acks every delivery up to and including `last` in one frame. Deliveries of a channel that

@@ -12,8 +12,8 @@ pub mod topology;
 pub use consumer::BatchConsumer;
 pub use lapin::message::Delivery;
 pub use lapin::Connection;
-pub use publisher::{Outgoing, Publisher};
-pub use stage::{run_stage, StageHandler};
+pub use publisher::{Confirms, Outgoing, Publisher};
+pub use stage::{run_stage, Commit, Handled, StageHandler};
 pub use supervisor::supervise;
 
 #[derive(Debug, thiserror::Error)]

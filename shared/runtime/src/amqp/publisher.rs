@@ -1,7 +1,7 @@
 use super::AmqpError;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use lapin::{BasicProperties, Channel, Connection};
+use lapin::{BasicProperties, Channel, Connection, PublisherConfirm};
 
 /// One message to publish.
 #[derive(Debug, Clone)]
@@ -82,6 +82,12 @@ impl Publisher {
     /// taken responsibility for all of them; any nack or return is an error, and the caller
     /// must not ack what produced them (it will be redelivered and published again).
     pub async fn publish_all(&self, messages: &[Outgoing]) -> Result<(), AmqpError> {
+        self.send_all(messages).await?.confirmed().await
+    }
+
+    /// Writes every message to the channel and returns without waiting for the broker:
+    /// [`Confirms::confirmed`] does that, so a stage can take its next batch meanwhile.
+    pub async fn send_all(&self, messages: &[Outgoing]) -> Result<Confirms, AmqpError> {
         let mut pending = Vec::with_capacity(messages.len());
         for m in messages {
             let options = BasicPublishOptions {
@@ -98,22 +104,39 @@ impl Publisher {
                     m.properties(),
                 )
                 .await?;
-            pending.push(confirm);
+            pending.push((confirm, m));
         }
-        for (confirm, m) in pending.into_iter().zip(messages) {
-            let confirmation = confirm.await?;
-            if confirmation.is_nack() {
-                return Err(AmqpError::Nacked(target(m)));
-            }
-            if confirmation.take_message().is_some() {
-                return Err(AmqpError::Unroutable(target(m)));
-            }
-        }
-        Ok(())
+        let pending = pending
+            .into_iter()
+            .map(|(confirm, m)| (confirm, target(m)))
+            .collect();
+        Ok(Confirms { pending })
     }
 
     pub fn channel(&self) -> &Channel {
         &self.channel
+    }
+}
+
+/// The broker's answers to messages already sent.
+pub struct Confirms {
+    pending: Vec<(PublisherConfirm, String)>,
+}
+
+impl Confirms {
+    /// Ok once the broker has taken responsibility for every message; a nack or a return
+    /// (no queue for a `mandatory` message) is an error naming where it went.
+    pub async fn confirmed(self) -> Result<(), AmqpError> {
+        for (confirm, target) in self.pending {
+            let confirmation = confirm.await?;
+            if confirmation.is_nack() {
+                return Err(AmqpError::Nacked(target));
+            }
+            if confirmation.take_message().is_some() {
+                return Err(AmqpError::Unroutable(target));
+            }
+        }
+        Ok(())
     }
 }
 

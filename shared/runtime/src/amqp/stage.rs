@@ -1,28 +1,53 @@
 use super::{AmqpError, BatchConsumer, Delivery, Outgoing, Publisher};
 use crate::{Settings, Shutdown};
+use futures_util::future::BoxFuture;
+use futures_util::stream::{FuturesOrdered, StreamExt};
 use lapin::Connection;
 use std::future::Future;
 use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// Work a stage does once a batch's outputs are confirmed and before the batch is acked, such
+/// as making its own writes durable. It runs in a task of its own, while the stage already
+/// handles the next batch.
+pub type Commit = BoxFuture<'static, Result<(), AmqpError>>;
+
+/// What a handler made of a batch: the messages to publish, and what to do once the broker has
+/// confirmed them.
+pub struct Handled {
+    pub outputs: Vec<Outgoing>,
+    pub commit: Option<Commit>,
+}
+
+impl From<Vec<Outgoing>> for Handled {
+    /// Outputs with nothing to commit.
+    fn from(outputs: Vec<Outgoing>) -> Self {
+        Handled {
+            outputs,
+            commit: None,
+        }
+    }
+}
 
 /// What a stage does with a batch of deliveries. The loop around it ([`run_stage`]) owns the
 /// at-least-once rules, so a handler only turns input into output.
 pub trait StageHandler {
     /// Turns a batch into the messages to publish. Bad input becomes a rejected or dead-letter
     /// message, never an error: an error means the service cannot work now (its storage failed),
-    /// and the whole batch is left for redelivery.
-    fn handle(
-        &mut self,
-        batch: &[Delivery],
-    ) -> impl Future<Output = Result<Vec<Outgoing>, AmqpError>>;
-
-    /// Runs after every output is confirmed and before the batch is acked.
-    fn committed(&mut self) -> impl Future<Output = Result<(), AmqpError>> {
-        async { Ok(()) }
-    }
+    /// and every batch not yet acked is left for redelivery.
+    ///
+    /// Batches are handled one at a time, in order, but a batch may be handled before the
+    /// previous one's outputs are confirmed and its commit has run.
+    fn handle(&mut self, batch: &[Delivery]) -> impl Future<Output = Result<Handled, AmqpError>>;
 }
 
-/// Consumes `queue` until shutdown: batch, handle, publish with confirms, commit, ack.
-/// A batch that has started is finished before shutdown returns.
+/// Consumes `queue` until shutdown: batch, handle, publish, and once the outputs are confirmed,
+/// commit and ack.
+///
+/// Batches are pipelined: after a batch's outputs are written to the channel the stage takes
+/// the next one, and up to `batch.in_flight` batches wait for their confirms and commits at once.
+/// They are acked in order (one `multiple` ack each), so an ack never covers a batch whose
+/// outputs are not confirmed. On shutdown no new batch is taken; those in flight are finished.
 pub async fn run_stage<H: StageHandler>(
     conn: &Connection,
     queue: &str,
@@ -40,20 +65,47 @@ pub async fn run_stage<H: StageHandler>(
         linger,
     )
     .await?;
+    let in_flight_max = settings.batch.in_flight.max(1);
+    let mut in_flight: FuturesOrdered<JoinHandle<Result<Delivery, AmqpError>>> =
+        FuturesOrdered::new();
     loop {
-        let batch = tokio::select! {
-            biased;
-            _ = shutdown.wait() => return Ok(()),
-            batch = consumer.next_batch() => batch,
-        };
         // Any broker failure ends the session: unacked deliveries go back to their queues with
         // the connection, and the supervisor starts a fresh one.
-        let batch = batch?;
-        let outputs = handler.handle(&batch).await?;
-        // On failure nothing is acked: the broker redelivers the batch and it is published again.
-        publisher.publish_all(&outputs).await?;
-        handler.committed().await?;
-        let last = batch.last().expect("a batch holds at least one delivery");
-        consumer.ack_through(last).await?;
+        tokio::select! {
+            biased;
+            _ = shutdown.wait() => break,
+            settled = in_flight.next(), if !in_flight.is_empty() => {
+                let last = finished(settled.expect("polled only while something is in flight"))?;
+                consumer.ack_through(&last).await?;
+            }
+            batch = consumer.next_batch(), if in_flight.len() < in_flight_max => {
+                let mut batch = batch?;
+                let Handled { outputs, commit } = handler.handle(&batch).await?;
+                let confirms = publisher.send_all(&outputs).await?;
+                let last = batch.pop().expect("a batch holds at least one delivery");
+                // A task, so confirms and commits move on while this loop waits on a vendor or
+                // the queue. On failure nothing more is acked: the broker redelivers the batch
+                // and it is published again.
+                in_flight.push_back(tokio::spawn(async move {
+                    confirms.confirmed().await?;
+                    if let Some(commit) = commit {
+                        commit.await?;
+                    }
+                    Ok(last)
+                }));
+            }
+        }
     }
+    // A batch whose outputs went out is finished: confirmed, committed and acked.
+    while let Some(settled) = in_flight.next().await {
+        consumer.ack_through(&finished(settled)?).await?;
+    }
+    Ok(())
+}
+
+/// The last delivery of a batch that is confirmed and committed.
+fn finished(
+    task: Result<Result<Delivery, AmqpError>, tokio::task::JoinError>,
+) -> Result<Delivery, AmqpError> {
+    task.map_err(|e| AmqpError::stage(format!("a batch's commit task failed: {e}")))?
 }

@@ -18,6 +18,9 @@ pub fn batch_max() -> usize {
 pub fn linger_ms() -> u64 {
     5
 }
+pub fn in_flight() -> usize {
+    4
+}
 fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }

@@ -81,6 +81,10 @@ pub struct BatchSettings {
     pub max_items: usize,
     #[serde(default = "defaults::linger_ms")]
     pub linger_ms: u64,
+    /// Batches a stage has published but not yet seen confirmed and acked; it takes the next
+    /// batch meanwhile (see `run_stage`).
+    #[serde(default = "defaults::in_flight")]
+    pub in_flight: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -267,6 +271,12 @@ impl Settings {
         if self.amqp.prefetch == 0 {
             return Err(SettingsError::invalid(
                 "amqp.prefetch",
+                "must be at least 1",
+            ));
+        }
+        if self.batch.in_flight == 0 {
+            return Err(SettingsError::invalid(
+                "batch.in_flight",
                 "must be at least 1",
             ));
         }
