@@ -26,6 +26,8 @@ pub enum AmqpError {
     Unroutable(String),
     #[error("the broker cancelled our consumer on `{0}`")]
     ConsumerClosed(String),
+    #[error("the broker did not answer in time while {0}")]
+    Timeout(&'static str),
     #[error("stage failed: {0}")]
     Stage(String),
 }

@@ -66,14 +66,19 @@ pub async fn run_stage<H: StageHandler>(
     )
     .await?;
     let in_flight_max = settings.batch.in_flight.max(1);
-    let mut in_flight: FuturesOrdered<JoinHandle<Result<Delivery, AmqpError>>> =
-        FuturesOrdered::new();
+    let mut in_flight: FuturesOrdered<AbortOnDrop> = FuturesOrdered::new();
+    // A session learns of a dead connection only when it next uses it, and a wait on a
+    // publisher confirm may never learn (a broker restart left one hanging, and the stage with
+    // it): the connection's first error ends the session once the batch in hand is handled.
+    let connection_failed = first_error(conn);
+    tokio::pin!(connection_failed);
     loop {
         // Any broker failure ends the session: unacked deliveries go back to their queues with
         // the connection, and the supervisor starts a fresh one.
         tokio::select! {
             biased;
             _ = shutdown.wait() => break,
+            e = &mut connection_failed => return Err(e),
             settled = in_flight.next(), if !in_flight.is_empty() => {
                 let last = finished(settled.expect("polled only while something is in flight"))?;
                 consumer.ack_through(&last).await?;
@@ -86,13 +91,13 @@ pub async fn run_stage<H: StageHandler>(
                 // A task, so confirms and commits move on while this loop waits on a vendor or
                 // the queue. On failure nothing more is acked: the broker redelivers the batch
                 // and it is published again.
-                in_flight.push_back(tokio::spawn(async move {
+                in_flight.push_back(AbortOnDrop(tokio::spawn(async move {
                     confirms.confirmed().await?;
                     if let Some(commit) = commit {
                         commit.await?;
                     }
                     Ok(last)
-                }));
+                })));
             }
         }
     }
@@ -103,9 +108,41 @@ pub async fn run_stage<H: StageHandler>(
     Ok(())
 }
 
+/// A batch's confirm-and-commit task, stopped if the session ends without it (the supervisor
+/// drops a session whose connection failed; its confirms would never come).
+struct AbortOnDrop(JoinHandle<Result<Delivery, AmqpError>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Future for AbortOnDrop {
+    type Output = Result<Result<Delivery, AmqpError>, tokio::task::JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
 /// The last delivery of a batch that is confirmed and committed.
 fn finished(
     task: Result<Result<Delivery, AmqpError>, tokio::task::JoinError>,
 ) -> Result<Delivery, AmqpError> {
     task.map_err(|e| AmqpError::stage(format!("a batch's commit task failed: {e}")))?
+}
+
+/// The connection's first error; pending forever if it has none.
+pub(super) async fn first_error(conn: &Connection) -> AmqpError {
+    let mut events = conn.events_listener();
+    while let Some(event) = events.next().await {
+        if let lapin::Event::Error(e) = event {
+            return AmqpError::Broker(e);
+        }
+    }
+    std::future::pending().await
 }

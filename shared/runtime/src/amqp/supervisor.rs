@@ -6,6 +6,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The longest a connect (with the topology) or a close may take.
+const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Owns the service's AMQP connection for its whole life.
 ///
 /// Any failure ends the session (a dropped connection, a broker not up yet, a returned message:
@@ -24,14 +27,21 @@ pub async fn supervise<F, Fut>(
 {
     let mut failures: u32 = 0;
     while !shutdown.is_triggered() {
-        match connect(service, settings).await {
+        // A broker that is starting can take a connection and never answer the handshake: a
+        // bounded wait, then a fresh try.
+        let attempt = tokio::time::timeout(STEP_TIMEOUT, connect(service, settings)).await;
+        match attempt.unwrap_or(Err(AmqpError::Timeout(
+            "connecting and declaring the topology",
+        ))) {
             Ok(conn) => {
                 let conn = Arc::new(conn);
                 failures = 0;
                 health.set_ready(true);
                 let result = session(conn.clone()).await;
                 health.set_ready(false);
-                let _ = conn.close(200, "pushmesh session ended".into()).await;
+                // Closing a connection the broker dropped can wait forever: bounded.
+                let close = conn.close(200, "pushmesh session ended".into());
+                let _ = tokio::time::timeout(STEP_TIMEOUT, close).await;
                 match result {
                     Ok(()) if shutdown.is_triggered() => break,
                     Ok(()) => tracing::warn!(service, "AMQP session ended, reconnecting"),
