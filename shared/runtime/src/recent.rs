@@ -70,7 +70,7 @@ impl RecentIds {
     }
 
     /// Files `key` under time `at_ms`.
-    pub fn insert(&self, at_ms: u64, key: &[u8; 16], value: &[u8]) -> sled::Result<()> {
+    pub fn insert(&self, at_ms: u64, key: &[u8], value: &[u8]) -> sled::Result<()> {
         let bucket = self.bucket(at_ms);
         let tree = match self.tree(bucket) {
             Some(t) => t,
@@ -85,7 +85,7 @@ impl RecentIds {
     }
 
     /// The value filed under exactly the bucket of `at_ms`.
-    pub fn get_at(&self, at_ms: u64, key: &[u8; 16]) -> sled::Result<Option<sled::IVec>> {
+    pub fn get_at(&self, at_ms: u64, key: &[u8]) -> sled::Result<Option<sled::IVec>> {
         match self.tree(self.bucket(at_ms)) {
             Some(t) => t.get(key),
             None => Ok(None),
@@ -93,7 +93,7 @@ impl RecentIds {
     }
 
     /// The newest value filed at or after `since_ms`'s bucket.
-    pub fn get_since(&self, since_ms: u64, key: &[u8; 16]) -> sled::Result<Option<sled::IVec>> {
+    pub fn get_since(&self, since_ms: u64, key: &[u8]) -> sled::Result<Option<sled::IVec>> {
         let trees: Vec<sled::Tree> = self
             .lock()
             .range(self.bucket(since_ms)..)
