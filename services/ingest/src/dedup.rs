@@ -37,6 +37,10 @@ pub struct SledDedup {
 impl SledDedup {
     pub fn open(dir: &Path, window_ms: u64) -> Result<Self, DedupError> {
         let db = store::open(dir, 8 * 1024 * 1024)?;
+        // Trees of the format before time buckets (docs/operations.md, Upgrading stored data).
+        for old in ["seen", "by_time"] {
+            db.drop_tree(old)?;
+        }
         Ok(SledDedup {
             seen: RecentIds::open(&db, "seen", window_ms / 8)?,
             db,

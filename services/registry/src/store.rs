@@ -4,7 +4,7 @@
 //! crash never leaves a binding without its device or a token index without its device.
 
 use pushmesh_contract::{codec, now_ms, Vendor};
-use pushmesh_runtime::store;
+use pushmesh_runtime::{recent, store};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
@@ -93,7 +93,7 @@ pub struct SledDevices {
     db: sled::Db,
     /// app \0 push_id -> Device
     devices: sled::Tree,
-    /// app \0 vendor \0 token -> push_id
+    /// app \0 vendor \0 hash(token) -> push_id (see [`token_key`])
     tokens: sled::Tree,
     /// app \0 user \0 push_id -> ()
     users: sled::Tree,
@@ -102,6 +102,19 @@ pub struct SledDevices {
 fn key(parts: &[&str]) -> Vec<u8> {
     parts.join("\0").into_bytes()
 }
+
+/// The token index holds a 16-byte hash of the token, not the token: vendor tokens run to 160
+/// bytes and more, and the device record keeps the token itself. (Format 2; format 1 keyed the
+/// index by the whole token and is rebuilt on open, see [`SledDevices::open`].)
+fn token_key(app_id: &str, vendor: Vendor, token: &str) -> Vec<u8> {
+    let mut k = key(&[app_id, vendor.as_str(), ""]);
+    k.extend_from_slice(&recent::key(&[token.as_bytes()]));
+    k
+}
+
+/// The on-disk format this code writes, kept under `FORMAT_KEY` in the default tree.
+const FORMAT: u8 = 2;
+const FORMAT_KEY: &[u8] = b"pushmesh-registry-format";
 
 type Tx = ConflictableTransactionError<StoreError>;
 
@@ -121,12 +134,42 @@ fn read_device(tree: &TransactionalTree, k: &[u8]) -> Result<Option<Device>, Tx>
 impl SledDevices {
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
         let db = store::open(dir, cache_bytes)?;
-        Ok(SledDevices {
+        SledDevices {
             devices: db.open_tree("devices")?,
             tokens: db.open_tree("tokens")?,
             users: db.open_tree("users")?,
             db,
-        })
+        }
+        .upgraded()
+    }
+
+    /// Rebuilds the token index from the device records when the store predates format 2.
+    fn upgraded(self) -> Result<Self, StoreError> {
+        if self.db.get(FORMAT_KEY)?.as_deref() == Some(&[FORMAT][..]) {
+            return Ok(self);
+        }
+        self.tokens.clear()?;
+        let mut rebuilt = 0usize;
+        for entry in self.devices.iter() {
+            let (k, v) = entry?;
+            let device: Device = codec::decode(&v)
+                .map_err(|e| StoreError::Io(format!("corrupt device record: {e}")))?;
+            let app_id = String::from_utf8_lossy(k.split(|b| *b == 0).next().unwrap_or(&[]));
+            self.tokens.insert(
+                token_key(&app_id, device.vendor, &device.token),
+                device.push_id.as_bytes(),
+            )?;
+            rebuilt += 1;
+        }
+        self.db.insert(FORMAT_KEY, &[FORMAT])?;
+        self.db.flush()?;
+        if rebuilt > 0 {
+            tracing::info!(
+                devices = rebuilt,
+                "registry token index rebuilt for format 2"
+            );
+        }
+        Ok(self)
     }
 
     fn transact<T>(
@@ -146,7 +189,7 @@ impl DeviceStore for SledDevices {
         package: Option<String>,
         platform: Option<String>,
     ) -> Result<(String, bool), StoreError> {
-        let token_key = key(&[app_id, vendor.as_str(), token]);
+        let token_key = token_key(app_id, vendor, token);
         let fresh_id = uuid::Uuid::new_v4().simple().to_string();
         self.transact(|d, t, _| {
             if let Some(existing) = t.get(&token_key)? {
@@ -177,13 +220,13 @@ impl DeviceStore for SledDevices {
             if device.token == token {
                 return Ok(device);
             }
-            let new_key = key(&[app_id, device.vendor.as_str(), token]);
+            let new_key = token_key(app_id, device.vendor, token);
             if let Some(other) = t.get(&new_key)? {
                 return abort(StoreError::TokenTaken(
                     String::from_utf8_lossy(&other).into_owned(),
                 ));
             }
-            t.remove(key(&[app_id, device.vendor.as_str(), &device.token]))?;
+            t.remove(token_key(app_id, device.vendor, &device.token))?;
             t.insert(new_key, push_id.as_bytes())?;
             device.token = token.to_owned();
             device.token_gen += 1;
@@ -252,7 +295,7 @@ impl DeviceStore for SledDevices {
             if let Some(user) = &device.user_id {
                 u.remove(key(&[app_id, user, push_id]))?;
             }
-            t.remove(key(&[app_id, device.vendor.as_str(), &device.token]))?;
+            t.remove(token_key(app_id, device.vendor, &device.token))?;
             d.remove(dk.as_slice())?;
             Ok(true)
         })
@@ -354,6 +397,31 @@ mod tests {
         assert!(s.devices_of("app", "alice").unwrap().is_empty());
         let (p2, new) = s.register("app", Vendor::Fcm, "new", None, None).unwrap();
         assert!(new && p2 != p, "the token index went with the device");
+    }
+
+    #[test]
+    fn a_format_1_token_index_is_rebuilt_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = {
+            let s = SledDevices::open(dir.path(), 1 << 20).unwrap();
+            let (p, _) = s.register("app", Vendor::Fcm, "tok", None, None).unwrap();
+            // What format 1 left: the whole token as the index key, no format mark.
+            s.tokens.clear().unwrap();
+            s.tokens
+                .insert(key(&["app", "fcm", "tok"]), p.as_bytes())
+                .unwrap();
+            s.db.remove(FORMAT_KEY).unwrap();
+            s.flush().unwrap();
+            p
+        };
+        let s = SledDevices::open(dir.path(), 1 << 20).unwrap();
+        let (again, new) = s.register("app", Vendor::Fcm, "tok", None, None).unwrap();
+        assert_eq!(
+            (again, new),
+            (p, false),
+            "the same device, found by its token"
+        );
+        assert_eq!(s.tokens.len(), 1, "the old key is gone");
     }
 
     #[test]

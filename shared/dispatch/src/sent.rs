@@ -70,6 +70,8 @@ fn key(p: &DevicePush) -> [u8; 24] {
 impl SledSent {
     pub fn open(dir: &Path) -> Result<Self, SentError> {
         let db = store::open(dir, 8 * 1024 * 1024)?;
+        // The tree of the format before time buckets (docs/operations.md, Upgrading stored data).
+        db.drop_tree("settled")?;
         Ok(SledSent {
             settled: RecentIds::open(&db, "settled", BUCKET_MS)?,
             counters: db.open_tree("counters")?,
