@@ -101,15 +101,24 @@ pub async fn run_stage<H: StageHandler>(
             }
         }
     }
-    // A batch whose outputs went out is finished: confirmed, committed and acked.
-    while let Some(settled) = in_flight.next().await {
-        consumer.ack_through(&finished(settled)?).await?;
+    // A batch whose outputs went out is finished: confirmed, committed and acked (unless the
+    // connection fails meanwhile; then its confirms may never come).
+    loop {
+        tokio::select! {
+            biased;
+            e = &mut connection_failed => return Err(e),
+            settled = in_flight.next() => match settled {
+                Some(settled) => {
+                    consumer.ack_through(&finished(settled)?).await?;
+                }
+                None => return Ok(()),
+            },
+        };
     }
-    Ok(())
 }
 
-/// A batch's confirm-and-commit task, stopped if the session ends without it (the supervisor
-/// drops a session whose connection failed; its confirms would never come).
+/// A batch's confirm-and-commit task, stopped if the session ends without it (after a broker
+/// failure its confirms may never come, and nothing would ever reap it).
 struct AbortOnDrop(JoinHandle<Result<Delivery, AmqpError>>);
 
 impl Drop for AbortOnDrop {
@@ -137,7 +146,7 @@ fn finished(
 }
 
 /// The connection's first error; pending forever if it has none.
-pub(super) async fn first_error(conn: &Connection) -> AmqpError {
+async fn first_error(conn: &Connection) -> AmqpError {
     let mut events = conn.events_listener();
     while let Some(event) = events.next().await {
         if let lapin::Event::Error(e) = event {
