@@ -33,6 +33,22 @@ async fn services_report_health_readiness_and_metrics() {
         "{metrics}"
     );
     assert!(metrics.contains("pushmesh_registry_recipients_total{result=\"device\"} 1"));
+    // The stage loop's own figures, per queue: the job's batch was taken, handled and settled.
+    let value = |name: &str| -> f64 {
+        let prefix = format!("{name}{{queue=\"pushmesh.registry.0\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing: {metrics}"))
+    };
+    assert!(value("pushmesh_registry_batches_total") >= 1.0);
+    assert!(
+        value("pushmesh_registry_batch_deliveries_total")
+            >= value("pushmesh_registry_batches_total")
+    );
+    assert!(value("pushmesh_registry_batch_handle_seconds_count") >= 1.0);
+    assert!(value("pushmesh_registry_batch_settle_seconds_count") >= 1.0);
 }
 
 #[actix_rt::test]

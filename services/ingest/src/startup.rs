@@ -2,7 +2,7 @@
 
 use crate::dedup::{DedupError, SledDedup};
 use crate::handler::IngestHandler;
-use pushmesh_runtime::amqp::{run_stage, supervise, topology};
+use pushmesh_runtime::amqp::{run_stage, supervise, topology, StageMetrics};
 use pushmesh_runtime::ops::{self, ListenError, Ops};
 use pushmesh_runtime::{service, Settings, Shutdown};
 use std::sync::Arc;
@@ -62,9 +62,10 @@ impl Application {
             "Messages taken from pushmesh.ingest, by kind and result.",
             &["kind", "result"],
         );
+        let stages = StageMetrics::new(&ops);
         let work = supervise("ingest", &settings, &ops.health, &shutdown, |conn| {
             let mut handler = IngestHandler::new(settings.clone(), store.clone(), messages.clone());
-            let (settings, shutdown) = (&settings, &shutdown);
+            let (settings, shutdown, stages) = (&settings, &shutdown, &stages);
             async move {
                 run_stage(
                     &conn,
@@ -72,6 +73,7 @@ impl Application {
                     settings,
                     shutdown,
                     &mut handler,
+                    stages,
                 )
                 .await
             }

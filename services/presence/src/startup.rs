@@ -2,7 +2,7 @@
 
 use crate::handler::PresenceHandler;
 use crate::sessions::Sessions;
-use pushmesh_runtime::amqp::{run_stage, supervise, topology};
+use pushmesh_runtime::amqp::{run_stage, supervise, topology, StageMetrics};
 use pushmesh_runtime::ops::{self, ListenError, Ops};
 use pushmesh_runtime::{service, Settings, Shutdown};
 use std::sync::{Arc, Mutex};
@@ -53,6 +53,7 @@ impl Application {
         // Sessions outlive a broker session: a reconnect must not forget who is online.
         let sessions = Arc::new(Mutex::new(Sessions::default()));
         let queue = topology::presence_queue(settings.presence.shard);
+        let stages = StageMetrics::new(&ops);
         let work = supervise("presence", &settings, &ops.health, &shutdown, |conn| {
             let mut handler = PresenceHandler::new(
                 settings.clone(),
@@ -61,7 +62,8 @@ impl Application {
                 sessions_gauge.clone(),
             );
             let (settings, shutdown, queue) = (&settings, &shutdown, &queue);
-            async move { run_stage(&conn, queue, settings, shutdown, &mut handler).await }
+            let stages = &stages;
+            async move { run_stage(&conn, queue, settings, shutdown, &mut handler, stages).await }
         });
         service::run(server, work, &shutdown).await
     }

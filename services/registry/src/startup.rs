@@ -4,7 +4,7 @@ use crate::api::{self, ApiState};
 use crate::handler::{InvalidTokenHandler, Metrics, ResolveHandler};
 use crate::store::{DeviceStore, SledDevices, StoreError};
 use actix_web::web;
-use pushmesh_runtime::amqp::{run_stage, supervise, topology};
+use pushmesh_runtime::amqp::{run_stage, supervise, topology, StageMetrics};
 use pushmesh_runtime::ops::{self, ListenError, Ops};
 use pushmesh_runtime::{service, Settings, SettingsError, Shutdown};
 use std::sync::Arc;
@@ -103,6 +103,7 @@ impl Application {
             ),
         };
         let queue = topology::registry_queue(settings.registry.shard);
+        let stages = StageMetrics::new(&ops);
         let work = supervise("registry", &settings, &ops.health, &shutdown, |conn| {
             let mut resolve = ResolveHandler {
                 store: store.clone(),
@@ -112,16 +113,17 @@ impl Application {
                 store: store.clone(),
                 metrics: metrics.clone(),
             };
-            let (settings, shutdown, queue) = (&settings, &shutdown, &queue);
+            let (settings, shutdown, queue, stages) = (&settings, &shutdown, &queue, &stages);
             async move {
                 tokio::try_join!(
-                    run_stage(&conn, queue, settings, shutdown, &mut resolve),
+                    run_stage(&conn, queue, settings, shutdown, &mut resolve, stages),
                     run_stage(
                         &conn,
                         topology::INVALID_TOKENS_QUEUE,
                         settings,
                         shutdown,
-                        &mut invalid
+                        &mut invalid,
+                        stages
                     ),
                 )
                 .map(|_| ())

@@ -9,7 +9,7 @@ use crate::sent::{SentStore, SledSent};
 use crate::{DispatchHandler, DispatchMetrics, VendorActor, VendorApi};
 use actix::Actor;
 use pushmesh_contract::Vendor;
-use pushmesh_runtime::amqp::{run_stage, supervise, topology};
+use pushmesh_runtime::amqp::{run_stage, supervise, topology, StageMetrics};
 use pushmesh_runtime::ops::{self, ListenError, Ops};
 use pushmesh_runtime::{service, Settings, SettingsError, Shutdown};
 use std::collections::HashMap;
@@ -180,6 +180,7 @@ impl<V: VendorApi> Application<V> {
         };
         let queue = topology::dispatch_queue(vendor);
         let name = format!("dispatch-{vendor}");
+        let stages = StageMetrics::new(&ops);
         let work = supervise(&name, &settings, &ops.health, &shutdown, |conn| {
             let mut handler = DispatchHandler::new(
                 vendor,
@@ -191,8 +192,8 @@ impl<V: VendorApi> Application<V> {
                 metrics.clone(),
             )
             .stop_on(shutdown.clone());
-            let (settings, shutdown, queue) = (&settings, &shutdown, &queue);
-            async move { run_stage(&conn, queue, settings, shutdown, &mut handler).await }
+            let (settings, shutdown, queue, stages) = (&settings, &shutdown, &queue, &stages);
+            async move { run_stage(&conn, queue, settings, shutdown, &mut handler, stages).await }
         });
         let result = service::run(server, work, &shutdown).await;
         if let Err(e) = sent.flush() {

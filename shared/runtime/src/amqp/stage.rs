@@ -1,10 +1,12 @@
 use super::{AmqpError, BatchConsumer, Delivery, Outgoing, Publisher};
+use crate::ops::Ops;
 use crate::{Settings, Shutdown};
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use lapin::Connection;
+use prometheus::{HistogramVec, IntCounterVec};
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
 /// Work a stage does once a batch's outputs are confirmed and before the batch is acked, such
@@ -41,6 +43,45 @@ pub trait StageHandler {
     fn handle(&mut self, batch: &[Delivery]) -> impl Future<Output = Result<Handled, AmqpError>>;
 }
 
+/// How a service's stages spend their time, by queue: where latency goes shows here first.
+#[derive(Clone)]
+pub struct StageMetrics {
+    /// Time a handler took for a batch.
+    handle_seconds: HistogramVec,
+    /// Time from a batch's outputs written to its ack: confirms plus commit.
+    settle_seconds: HistogramVec,
+    /// Batches and deliveries taken (their ratio is the mean batch size).
+    batches: IntCounterVec,
+    deliveries: IntCounterVec,
+}
+
+impl StageMetrics {
+    pub fn new(ops: &Ops) -> Self {
+        StageMetrics {
+            handle_seconds: ops.histogram(
+                "batch_handle_seconds",
+                "Time a stage's handler took for one batch, by queue.",
+                &["queue"],
+            ),
+            settle_seconds: ops.histogram(
+                "batch_settle_seconds",
+                "Time from a batch's outputs written to its ack (confirms and commit), by queue.",
+                &["queue"],
+            ),
+            batches: ops.counter(
+                "batches_total",
+                "Batches a stage took, by queue.",
+                &["queue"],
+            ),
+            deliveries: ops.counter(
+                "batch_deliveries_total",
+                "Deliveries a stage took in batches, by queue.",
+                &["queue"],
+            ),
+        }
+    }
+}
+
 /// Consumes `queue` until shutdown: batch, handle, publish, and once the outputs are confirmed,
 /// commit and ack.
 ///
@@ -54,7 +95,10 @@ pub async fn run_stage<H: StageHandler>(
     settings: &Settings,
     shutdown: &Shutdown,
     handler: &mut H,
+    metrics: &StageMetrics,
 ) -> Result<(), AmqpError> {
+    let handle_seconds = metrics.handle_seconds.with_label_values(&[queue]);
+    let settle_seconds = metrics.settle_seconds.with_label_values(&[queue]);
     let publisher = Publisher::open(conn).await?;
     let linger = Duration::from_millis(settings.batch.linger_ms);
     let mut consumer = BatchConsumer::open(
@@ -85,8 +129,14 @@ pub async fn run_stage<H: StageHandler>(
             }
             batch = consumer.next_batch(), if in_flight.len() < in_flight_max => {
                 let mut batch = batch?;
+                metrics.batches.with_label_values(&[queue]).inc();
+                metrics.deliveries.with_label_values(&[queue]).inc_by(batch.len() as u64);
+                let started = Instant::now();
                 let Handled { outputs, commit } = handler.handle(&batch).await?;
+                handle_seconds.observe(started.elapsed().as_secs_f64());
                 let confirms = publisher.send_all(&outputs).await?;
+                let settle_seconds = settle_seconds.clone();
+                let written = Instant::now();
                 let last = batch.pop().expect("a batch holds at least one delivery");
                 // A task, so confirms and commits move on while this loop waits on a vendor or
                 // the queue. On failure nothing more is acked: the broker redelivers the batch
@@ -96,6 +146,7 @@ pub async fn run_stage<H: StageHandler>(
                     if let Some(commit) = commit {
                         commit.await?;
                     }
+                    settle_seconds.observe(written.elapsed().as_secs_f64());
                     Ok(last)
                 })));
             }
