@@ -7,7 +7,9 @@ use pushmesh_contract::codec;
 use pushmesh_contract::now_ms;
 use pushmesh_contract::stage::{Batch, PresenceItem, PushJob, RegistryItem};
 use pushmesh_runtime::amqp::topology::{self, ERROR_HEADER};
-use pushmesh_runtime::amqp::{AmqpError, Commit, Delivery, Handled, Outgoing, StageHandler};
+use pushmesh_runtime::amqp::{
+    blocking_commit, AmqpError, Commit, Delivery, Handled, Outgoing, StageHandler,
+};
 use pushmesh_runtime::recent;
 use pushmesh_runtime::Settings;
 use std::collections::{BTreeMap, HashSet};
@@ -200,7 +202,7 @@ impl<S: DedupStore> StageHandler for IngestHandler<S> {
 
 impl<S: DedupStore> IngestHandler<S> {
     /// Records the batch's message ids once its outputs are confirmed (and now and then purges
-    /// the window's tail), on a blocking thread: sled's flush waits for the disk.
+    /// the window's tail); they then leave the in-flight set.
     fn commit(&mut self, keys: Vec<DedupKey>) -> Commit {
         let (store, in_flight) = (self.store.clone(), self.in_flight.clone());
         let now = now_ms();
@@ -208,23 +210,18 @@ impl<S: DedupStore> IngestHandler<S> {
             self.last_purge_ms = now;
             now.saturating_sub(self.settings.ingest.dedup_window_s * 1000)
         });
-        Box::pin(async move {
-            let keys = tokio::task::spawn_blocking(move || {
-                store.record(&keys, now_ms())?;
-                if let Some(before) = purge_before {
-                    let purged = store.purge(before)?;
-                    tracing::debug!(purged, "dedup window purged");
-                }
-                Ok::<_, DedupError>(keys)
-            })
-            .await
-            .map_err(AmqpError::stage)?
-            .map_err(AmqpError::stage)?;
-            let mut in_flight = lock(&in_flight);
+        blocking_commit(move || {
+            store.record(&keys, now_ms())?;
+            let mut in_flight_now = lock(&in_flight);
             for k in &keys {
-                in_flight.remove(k);
+                in_flight_now.remove(k);
             }
-            Ok(())
+            drop(in_flight_now);
+            if let Some(before) = purge_before {
+                let purged = store.purge(before)?;
+                tracing::debug!(purged, "dedup window purged");
+            }
+            Ok::<_, DedupError>(())
         })
     }
 }

@@ -7,7 +7,9 @@ use pushmesh_contract::public::{Outcome, OutcomeStatus};
 use pushmesh_contract::stage::{Batch, DevicePush, PushJob, RegistryItem, MAX_PUSHES_PER_MESSAGE};
 use pushmesh_contract::{codec, Vendor};
 use pushmesh_runtime::amqp::topology::{self, ERROR_HEADER, MESSAGE_ID_HEADER, TOKEN_GEN_HEADER};
-use pushmesh_runtime::amqp::{AmqpError, Commit, Delivery, Handled, Outgoing, StageHandler};
+use pushmesh_runtime::amqp::{
+    blocking_commit, AmqpError, Commit, Delivery, Handled, Outgoing, StageHandler,
+};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -126,16 +128,10 @@ impl ResolveHandler {
     }
 }
 
-/// Makes the store's writes durable (on a blocking thread: a flush waits for the disk) once the
-/// batch's outputs are confirmed, before it is acked.
+/// Makes the store's writes durable once the batch's outputs are confirmed, before it is acked.
 fn flush(store: &Arc<dyn DeviceStore>) -> Commit {
     let store = store.clone();
-    Box::pin(async move {
-        tokio::task::spawn_blocking(move || store.flush())
-            .await
-            .map_err(AmqpError::stage)?
-            .map_err(AmqpError::stage)
-    })
+    blocking_commit(move || store.flush())
 }
 
 impl StageHandler for ResolveHandler {

@@ -42,8 +42,8 @@ pub trait SentStore: Send + Sync + 'static {
 /// How long a settled-push bucket spans: pushes are filed by the hour they expire in.
 const BUCKET_MS: u64 = 3_600_000;
 
-/// sled: settled pushes filed by expiry hour under their expiry and a 16-byte hash of their ids, so a lookup
-/// reads one tree and expiry drops whole trees (see [`RecentIds`]).
+/// sled: settled pushes filed by expiry hour (see [`key`]), so a lookup reads one tree and
+/// expiry drops whole trees (see [`RecentIds`]).
 pub struct SledSent {
     db: sled::Db,
     settled: RecentIds,

@@ -16,7 +16,9 @@ use pushmesh_contract::{codec, now_ms, Vendor};
 use pushmesh_runtime::amqp::topology::{
     self, ERROR_HEADER, MESSAGE_ID_HEADER, PUSH_ID_HEADER, TOKEN_GEN_HEADER,
 };
-use pushmesh_runtime::amqp::{AmqpError, Commit, Delivery, Handled, Outgoing, StageHandler};
+use pushmesh_runtime::amqp::{
+    blocking_commit, AmqpError, Commit, Delivery, Handled, Outgoing, StageHandler,
+};
 use pushmesh_runtime::Shutdown;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -374,8 +376,8 @@ impl<V: VendorApi> DispatchHandler<V> {
     }
 
     /// Settled pushes are durable before the input is acked (their outcomes may go out first:
-    /// if the record is lost, the redelivered push is sent again, as after any crash). Runs on a
-    /// blocking thread, as sled's flush waits for the disk; now and then forgets expired pushes.
+    /// if the record is lost, the redelivered push is sent again, as after any crash); now and
+    /// then expired pushes are forgotten.
     fn commit(&mut self) -> Commit {
         let sent = self.sent.clone();
         let now = now_ms();
@@ -383,18 +385,13 @@ impl<V: VendorApi> DispatchHandler<V> {
         if purge {
             self.last_purge_ms = now;
         }
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || {
-                sent.flush()?;
-                if purge {
-                    let purged = sent.purge(now)?;
-                    tracing::debug!(purged, "expired settled pushes forgotten");
-                }
-                Ok(())
-            })
-            .await
-            .map_err(AmqpError::stage)?
-            .map_err(|e: crate::sent::SentError| AmqpError::stage(e))
+        blocking_commit(move || {
+            sent.flush()?;
+            if purge {
+                let purged = sent.purge(now)?;
+                tracing::debug!(purged, "expired settled pushes forgotten");
+            }
+            Ok::<_, crate::sent::SentError>(())
         })
     }
 

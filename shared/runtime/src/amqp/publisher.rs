@@ -78,15 +78,10 @@ impl Publisher {
         Ok(Publisher { channel })
     }
 
-    /// Publishes all messages, pipelined, then waits for every confirm. Ok means the broker has
-    /// taken responsibility for all of them; any nack or return is an error, and the caller
-    /// must not ack what produced them (it will be redelivered and published again).
-    pub async fn publish_all(&self, messages: &[Outgoing]) -> Result<(), AmqpError> {
-        self.send_all(messages).await?.confirmed().await
-    }
-
-    /// Writes every message to the channel and returns without waiting for the broker:
-    /// [`Confirms::confirmed`] does that, so a stage can take its next batch meanwhile.
+    /// Writes every message to the channel, pipelined, and returns without waiting for the
+    /// broker: [`Confirms::confirmed`] does that, so a stage can take its next batch meanwhile.
+    /// Until it says Ok, the caller must not ack what produced them (on any failure they are
+    /// redelivered and published again).
     pub async fn send_all(&self, messages: &[Outgoing]) -> Result<Confirms, AmqpError> {
         let mut pending = Vec::with_capacity(messages.len());
         for m in messages {

@@ -14,6 +14,20 @@ use tokio::task::JoinHandle;
 /// handles the next batch.
 pub type Commit = BoxFuture<'static, Result<(), AmqpError>>;
 
+/// A commit that does blocking work (sled's flush waits for the disk) on tokio's blocking pool,
+/// so the stage's thread goes on meanwhile.
+pub fn blocking_commit<E>(work: impl FnOnce() -> Result<(), E> + Send + 'static) -> Commit
+where
+    E: std::fmt::Display + Send + 'static,
+{
+    Box::pin(async move {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(AmqpError::stage)?
+            .map_err(AmqpError::stage)
+    })
+}
+
 /// What a handler made of a batch: the messages to publish, and what to do once the broker has
 /// confirmed them.
 pub struct Handled {

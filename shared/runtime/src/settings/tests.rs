@@ -29,6 +29,9 @@ fn errors_name_the_key() {
     let bad = format!("{MINIMAL}\n[presence]\nshard = 3\n");
     let err = Settings::from_toml(&bad).unwrap_err();
     assert!(err.to_string().contains("presence.shard"), "{err}");
+    let bad = format!("{MINIMAL}\n[batch]\nin_flight = 0\n");
+    let err = Settings::from_toml(&bad).unwrap_err();
+    assert!(err.to_string().contains("batch.in_flight"), "{err}");
 }
 
 #[test]
