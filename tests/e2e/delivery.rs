@@ -159,3 +159,31 @@ async fn apps_are_separate_down_to_their_fcm_project() {
         .starts_with("projects/pushmesh-other/"));
     assert_eq!(mesh.fcm_messages_to("tok-same").await.len(), 1);
 }
+
+/// One device's slow vendor answer holds up only its own push: a later push to another device
+/// goes out and is settled while the slow answer is still outstanding.
+#[actix_rt::test]
+async fn a_slow_vendor_answer_does_not_hold_up_later_pushes() {
+    let mesh = Mesh::start().await;
+    mesh.fcm_device("tok-slow", "slow").await;
+    mesh.fcm_device("tok-fast", "fast").await;
+    mesh.sim_post(
+        "/sim/fcm/latency",
+        json!({"ms": 5_000, "tokens": ["tok-slow"]}),
+    )
+    .await;
+    mesh.peer_message("m-slow", "alice", "slow").await;
+    // The mesh takes tens of milliseconds to reach the vendor: after a second the slow request
+    // is out, and the next message lands in a batch of its own.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    mesh.peer_message("m-fast", "alice", "fast").await;
+    mesh.outcome("m-fast", "fast", OutcomeStatus::Delivered)
+        .await;
+    assert!(
+        !mesh.outcomes().iter().any(|o| o.message_id == "m-slow"),
+        "the fast push waited for the slow answer"
+    );
+    mesh.outcome("m-slow", "slow", OutcomeStatus::Delivered)
+        .await;
+    assert_eq!(mesh.fcm_messages_to("tok-slow").await.len(), 1);
+}

@@ -8,7 +8,7 @@ use pushmesh_contract::now_ms;
 use pushmesh_contract::stage::{Batch, PresenceItem, PushJob, RegistryItem};
 use pushmesh_runtime::amqp::topology::{self, ERROR_HEADER};
 use pushmesh_runtime::amqp::{
-    blocking_commit, AmqpError, Commit, Delivery, Handled, Outgoing, StageHandler,
+    blocking_commit, AmqpError, Commit, Delivery, Handled, Outgoing, StageHandler, Work,
 };
 use pushmesh_runtime::recent;
 use pushmesh_runtime::Settings;
@@ -59,7 +59,7 @@ fn kind_of(routing_key: &str) -> &'static str {
 }
 
 impl<S: DedupStore> StageHandler for IngestHandler<S> {
-    async fn handle(&mut self, batch: &[Delivery]) -> Result<Handled, AmqpError> {
+    async fn handle(&mut self, batch: &[Delivery]) -> Result<Work, AmqpError> {
         let mut passed_on = Vec::new();
         let now = now_ms();
         let window_start = now.saturating_sub(self.settings.ingest.dedup_window_s * 1000);
@@ -196,7 +196,8 @@ impl<S: DedupStore> StageHandler for IngestHandler<S> {
         Ok(Handled {
             outputs: out,
             commit: Some(self.commit(passed_on)),
-        })
+        }
+        .into())
     }
 }
 

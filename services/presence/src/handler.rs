@@ -7,7 +7,7 @@ use pushmesh_contract::public::{Outcome, OutcomeStatus};
 use pushmesh_contract::stage::{Batch, PresenceItem, PushJob, RegistryItem};
 use pushmesh_contract::{codec, now_ms};
 use pushmesh_runtime::amqp::topology::{self, ERROR_HEADER, MESSAGE_ID_HEADER};
-use pushmesh_runtime::amqp::{AmqpError, Delivery, Handled, Outgoing, StageHandler};
+use pushmesh_runtime::amqp::{AmqpError, Delivery, Outgoing, StageHandler, Work};
 use pushmesh_runtime::Settings;
 use std::sync::{Arc, Mutex};
 
@@ -89,7 +89,7 @@ fn outcome(app_id: &str, message_id: &str, user: &str, status: OutcomeStatus) ->
 }
 
 impl StageHandler for PresenceHandler {
-    async fn handle(&mut self, batch: &[Delivery]) -> Result<Handled, AmqpError> {
+    async fn handle(&mut self, batch: &[Delivery]) -> Result<Work, AmqpError> {
         let now = now_ms();
         let max_ttl_ms = self.settings.presence.max_session_ttl_s * 1000;
         let mut out = Vec::new();

@@ -8,7 +8,7 @@ use pushmesh_contract::stage::{Batch, DevicePush, PushJob, RegistryItem, MAX_PUS
 use pushmesh_contract::{codec, Vendor};
 use pushmesh_runtime::amqp::topology::{self, ERROR_HEADER, MESSAGE_ID_HEADER, TOKEN_GEN_HEADER};
 use pushmesh_runtime::amqp::{
-    blocking_commit, AmqpError, Commit, Delivery, Handled, Outgoing, StageHandler,
+    blocking_commit, AmqpError, Commit, Delivery, Handled, Outgoing, StageHandler, Work,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -135,7 +135,7 @@ fn flush(store: &Arc<dyn DeviceStore>) -> Commit {
 }
 
 impl StageHandler for ResolveHandler {
-    async fn handle(&mut self, batch: &[Delivery]) -> Result<Handled, AmqpError> {
+    async fn handle(&mut self, batch: &[Delivery]) -> Result<Work, AmqpError> {
         let mut out = Vec::new();
         let mut wrote = false;
         let mut pushes: BTreeMap<Vendor, Vec<DevicePush>> = BTreeMap::new();
@@ -169,7 +169,8 @@ impl StageHandler for ResolveHandler {
         Ok(Handled {
             outputs: out,
             commit: wrote.then(|| flush(&self.store)),
-        })
+        }
+        .into())
     }
 }
 
@@ -180,7 +181,7 @@ pub struct InvalidTokenHandler {
 }
 
 impl StageHandler for InvalidTokenHandler {
-    async fn handle(&mut self, batch: &[Delivery]) -> Result<Handled, AmqpError> {
+    async fn handle(&mut self, batch: &[Delivery]) -> Result<Work, AmqpError> {
         let mut out = Vec::new();
         for d in batch {
             let outcome: Outcome = match serde_json::from_slice(&d.data) {
@@ -209,7 +210,8 @@ impl StageHandler for InvalidTokenHandler {
         Ok(Handled {
             outputs: out,
             commit: Some(flush(&self.store)),
-        })
+        }
+        .into())
     }
 }
 

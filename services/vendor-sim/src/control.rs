@@ -96,15 +96,22 @@ async fn expire_access_tokens(
 #[derive(Deserialize)]
 struct Latency {
     ms: u64,
+    /// FCM only: slow just the requests to these tokens.
+    #[serde(default)]
+    tokens: Vec<String>,
 }
 
-/// Every send answer from now on waits this long first.
+/// Every send answer from now on waits this long first (or, for FCM, those to `tokens`).
 async fn latency(
     state: web::Data<SimState>,
     vendor: web::Path<String>,
     body: web::Json<Latency>,
 ) -> HttpResponse {
-    state.with(&vendor, |v| v.latency_ms = body.ms);
+    let Latency { ms, tokens } = body.into_inner();
+    state.with(&vendor, |v| {
+        v.latency_ms = ms;
+        v.latency_tokens = tokens.into_iter().collect();
+    });
     HttpResponse::NoContent().finish()
 }
 

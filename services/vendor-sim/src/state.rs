@@ -41,6 +41,8 @@ pub struct VendorState {
     pub tokens_issued: u64,
     /// Added before every send answer: a slow vendor.
     pub latency_ms: u64,
+    /// When not empty, `latency_ms` slows only requests to these tokens (FCM): one slow device.
+    pub latency_tokens: HashSet<String>,
     /// Benchmarks: keep only each request's time, tokens and payload, not its whole body.
     pub compact: bool,
     /// Connections accepted (the APNs stand-in counts them: APNs treats churn as abuse).

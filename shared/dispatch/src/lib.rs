@@ -8,6 +8,7 @@ mod app;
 pub mod attempt;
 pub mod auth;
 pub mod breaker;
+mod inflight;
 pub mod limits;
 pub mod retry;
 pub mod sent;

@@ -2,13 +2,18 @@
 //! through the vendor actors; outcomes, retries (into broker delay queues) and parked pushes
 //! published; only then is the input acked. Pushes already settled (see `sent`) are not sent
 //! again: their outcome is published again instead.
+//!
+//! A batch's vendor requests run as [`Work::Later`]: the stage takes the next batch while this
+//! one's slowest answers are outstanding, so one slow request does not hold up the pushes behind
+//! it. What the batches share (breaker, request permits, pushes in flight) lives in [`Shared`].
 
 use crate::breaker::Breaker;
+use crate::inflight::{lock, Claim, InFlight};
 use crate::retry::{RetryDecision, RetryPolicy};
 use crate::sent::{SentStore, Settled};
 use crate::{Attempt, SendRequest, VendorActor, VendorApi};
 use actix::Addr;
-use futures_util::{stream, StreamExt};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use prometheus::{HistogramVec, IntCounterVec};
 use pushmesh_contract::public::{Outcome, OutcomeStatus};
 use pushmesh_contract::stage::{Batch, DevicePush};
@@ -17,13 +22,13 @@ use pushmesh_runtime::amqp::topology::{
     self, ERROR_HEADER, MESSAGE_ID_HEADER, PUSH_ID_HEADER, TOKEN_GEN_HEADER,
 };
 use pushmesh_runtime::amqp::{
-    blocking_commit, AmqpError, Commit, Delivery, Handled, Outgoing, StageHandler,
+    blocking_commit, AmqpError, Commit, Delivery, Handled, Outgoing, StageHandler, Work,
 };
 use pushmesh_runtime::Shutdown;
-use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 /// What a request's answers say about the endpoint's health: Some(true) failing (a transient
@@ -51,19 +56,28 @@ pub struct DispatchMetrics {
 }
 
 pub struct DispatchHandler<V: VendorApi> {
+    shared: Arc<Shared<V>>,
+    last_purge_ms: u64,
+    /// Ends a wait on an open circuit when the service is stopping.
+    shutdown: Option<Shutdown>,
+}
+
+/// What the batches in flight share.
+struct Shared<V: VendorApi> {
     vendor: Vendor,
     /// Per app: its vendor actor and the most devices one of its requests may carry.
     actors: HashMap<String, (Addr<VendorActor<V>>, usize)>,
     sent: Arc<dyn SentStore>,
-    /// One breaker for the vendor's endpoint. In a RefCell because answers are settled while
-    /// the request stream (which reads it) is still borrowed; never held across an await.
-    breaker: RefCell<Breaker>,
-    concurrency: usize,
+    /// One breaker for the vendor's endpoint; never locked across an await.
+    breaker: Mutex<Breaker>,
+    /// `dispatch.concurrency` requests at once, across all batches in flight.
+    permits: Semaphore,
+    /// Half-open, one request at a time goes out, whichever batch it is in.
+    probe: tokio::sync::Mutex<()>,
+    /// Pushes some batch in flight is sending.
+    sending: InFlight,
     policy: RetryPolicy,
     metrics: DispatchMetrics,
-    last_purge_ms: u64,
-    /// Ends a wait on an open circuit when the service is stopping.
-    shutdown: Option<Shutdown>,
 }
 
 /// Everything one batch produces.
@@ -86,14 +100,19 @@ impl<V: VendorApi> DispatchHandler<V> {
         policy: RetryPolicy,
         metrics: DispatchMetrics,
     ) -> Self {
-        DispatchHandler {
+        let shared = Shared {
             vendor,
             actors,
             sent,
-            breaker: RefCell::new(breaker),
-            concurrency: concurrency.max(1),
+            breaker: Mutex::new(breaker),
+            permits: Semaphore::new(concurrency.max(1)),
+            probe: tokio::sync::Mutex::new(()),
+            sending: InFlight::default(),
             policy,
             metrics,
+        };
+        DispatchHandler {
+            shared: Arc::new(shared),
             last_purge_ms: 0,
             shutdown: None,
         }
@@ -104,6 +123,32 @@ impl<V: VendorApi> DispatchHandler<V> {
     pub fn stop_on(mut self, shutdown: Shutdown) -> Self {
         self.shutdown = Some(shutdown);
         self
+    }
+
+    /// Settled pushes are durable before the input is acked (their outcomes may go out first:
+    /// if the record is lost, the redelivered push is sent again, as after any crash); now and
+    /// then expired pushes are forgotten.
+    fn commit(&mut self) -> Commit {
+        let sent = self.shared.sent.clone();
+        let now = now_ms();
+        let purge = now.saturating_sub(self.last_purge_ms) > 60_000;
+        if purge {
+            self.last_purge_ms = now;
+        }
+        blocking_commit(move || {
+            sent.flush()?;
+            if purge {
+                let purged = sent.purge(now)?;
+                tracing::debug!(purged, "expired settled pushes forgotten");
+            }
+            Ok::<_, crate::sent::SentError>(())
+        })
+    }
+}
+
+impl<V: VendorApi> Shared<V> {
+    fn breaker(&self) -> MutexGuard<'_, Breaker> {
+        lock(&self.breaker)
     }
 
     fn outcome(&self, push: &DevicePush, s: &Settled) -> Outgoing {
@@ -152,16 +197,16 @@ impl<V: VendorApi> DispatchHandler<V> {
         o.settled.push((push, settled));
     }
 
-    /// Splits input into what is sent now (grouped into vendor requests) and what is not.
+    /// Splits input into what is sent now (grouped into vendor requests) and what is not, and
+    /// marks the batch's pushes as in flight.
     fn plan(
         &self,
         batch: &[Delivery],
         now: u64,
         o: &mut Outputs,
-    ) -> Result<Vec<Vec<DevicePush>>, AmqpError> {
+    ) -> Result<(Vec<Vec<DevicePush>>, Claim), AmqpError> {
         let mut groups: BTreeMap<(String, String), Vec<DevicePush>> = BTreeMap::new();
-        // The same push twice in one batch (an upstream stage redelivered it quickly) is sent once.
-        let mut in_batch = HashSet::new();
+        let mut taken = self.sending.claim();
         for d in batch {
             let items = match codec::decode::<Batch<DevicePush>>(&d.data) {
                 Ok(b) => b.items,
@@ -175,12 +220,8 @@ impl<V: VendorApi> DispatchHandler<V> {
                 }
             };
             for push in items {
-                let id = (
-                    push.app_id.clone(),
-                    push.message_id.clone(),
-                    push.push_id.clone(),
-                );
-                if !in_batch.insert(id) {
+                // The same push twice in flight is handled once (see `inflight`).
+                if !taken.take(&push) {
                     self.metrics
                         .duplicates
                         .with_label_values(&[] as &[&str])
@@ -217,7 +258,7 @@ impl<V: VendorApi> DispatchHandler<V> {
                 }
             }
         }
-        Ok(groups
+        let requests = groups
             .into_iter()
             .flat_map(|((app, _), g)| {
                 let max = self.actors.get(&app).map_or(1, |(_, max)| *max);
@@ -225,7 +266,8 @@ impl<V: VendorApi> DispatchHandler<V> {
                     .map(<[DevicePush]>::to_vec)
                     .collect::<Vec<_>>()
             })
-            .collect())
+            .collect();
+        Ok((requests, taken))
     }
 
     fn settle(&self, mut push: DevicePush, attempt: Attempt, now: u64, o: &mut Outputs) {
@@ -290,142 +332,103 @@ impl<V: VendorApi> DispatchHandler<V> {
         }
     }
 
-    /// Sends the requests, `concurrency` at a time, each through its app's vendor actor, and
-    /// settles each answer as it arrives: a push the vendor accepted is recorded at once, so a
-    /// dispatcher killed mid-batch resends only what was in flight, not the whole batch.
+    /// Sends the requests, at most `concurrency` at a time across the batches in flight, each
+    /// through its app's vendor actor, and settles each answer as it arrives: a push the vendor
+    /// accepted is recorded at once, so a dispatcher killed mid-batch resends only what was in
+    /// flight, not the whole batch.
     async fn send_all(
-        &self,
+        self: Arc<Self>,
         requests: Vec<Vec<DevicePush>>,
-        o: &mut Outputs,
-    ) -> Result<(), AmqpError> {
-        let mut answers = stream::iter(requests)
-            .map(|pushes| {
-                let actor = self.actors[&pushes[0].app_id].0.clone();
-                let (open, probe) = {
-                    let breaker = self.breaker.borrow();
-                    (!breaker.allows(), breaker.probing())
-                };
-                let latency = self.metrics.request_seconds.clone();
-                // The ids travel inside the stage messages; every log line of this request
-                // carries them, so one push can be followed from ingest to the vendor.
-                let span = tracing::info_span!(
-                    "vendor_request",
-                    vendor = %self.vendor,
-                    message_id = %pushes[0].message_id,
-                    push_id = %pushes[0].push_id,
-                    devices = pushes.len(),
-                );
-                async move {
-                    let started = Instant::now();
-                    let n = pushes.len();
-                    if open {
-                        let detail = "circuit open: the vendor endpoint is failing".to_owned();
-                        let wait = Duration::from_secs(1);
-                        return (pushes, vec![Attempt::Defer { wait, detail }; n], None);
-                    }
-                    let mut attempts = match actor.send(SendRequest(pushes.clone())).await {
-                        Ok(a) if a.len() == n => a,
-                        Ok(_) => vec![
-                            Attempt::retry(
-                                "vendor client answered for the wrong number of pushes"
-                            );
-                            n
-                        ],
-                        Err(e) => vec![Attempt::retry(format!("vendor actor unavailable: {e}")); n],
-                    };
-                    let health = health(&attempts);
-                    if probe {
-                        // A failed probe is the outage's fault, not this push's: it waits
-                        // without using up an attempt, so a long outage ends no push early.
-                        for a in attempts.iter_mut() {
-                            if let Attempt::Retry { detail, .. } = a {
-                                let detail = format!("probe of a failing endpoint: {detail}");
-                                *a = Attempt::Defer {
-                                    wait: Duration::from_secs(1),
-                                    detail,
-                                };
-                            }
-                        }
-                    }
-                    latency
-                        .with_label_values(&[] as &[&str])
-                        .observe(started.elapsed().as_secs_f64());
-                    (pushes, attempts, health)
-                }
-                .instrument(span)
-            })
-            .buffer_unordered(if self.breaker.borrow().probing() {
-                1
-            } else {
-                self.concurrency
-            });
+        mut o: Outputs,
+        sending: Claim,
+    ) -> Result<Outputs, AmqpError> {
+        let mut answers: FuturesUnordered<_> = requests
+            .into_iter()
+            .map(|pushes| self.clone().request(pushes))
+            .collect();
         while let Some((pushes, attempts, health)) = answers.next().await {
             let now = now_ms();
             if let Some(failed) = health {
-                self.breaker
-                    .borrow_mut()
-                    .record(failed, tokio::time::Instant::now());
+                self.breaker().record(failed, tokio::time::Instant::now());
             }
             let first_new = o.settled.len();
             for (push, attempt) in pushes.into_iter().zip(attempts) {
-                self.settle(push, attempt, now, o);
+                self.settle(push, attempt, now, &mut o);
             }
             self.record(&o.settled[first_new..])?;
         }
-        Ok(())
+        drop(sending);
+        Ok(o)
     }
 
-    /// Settled pushes are durable before the input is acked (their outcomes may go out first:
-    /// if the record is lost, the redelivered push is sent again, as after any crash); now and
-    /// then expired pushes are forgotten.
-    fn commit(&mut self) -> Commit {
-        let sent = self.sent.clone();
-        let now = now_ms();
-        let purge = now.saturating_sub(self.last_purge_ms) > 60_000;
-        if purge {
-            self.last_purge_ms = now;
-        }
-        blocking_commit(move || {
-            sent.flush()?;
-            if purge {
-                let purged = sent.purge(now)?;
-                tracing::debug!(purged, "expired settled pushes forgotten");
-            }
-            Ok::<_, crate::sent::SentError>(())
-        })
-    }
-
-    fn record(&self, settled: &[(DevicePush, Settled)]) -> Result<(), AmqpError> {
-        for (push, s) in settled {
-            self.sent.put(push, s).map_err(AmqpError::stage)?;
-        }
-        Ok(())
-    }
-}
-
-impl<V: VendorApi> StageHandler for DispatchHandler<V> {
-    async fn handle(&mut self, batch: &[Delivery]) -> Result<Handled, AmqpError> {
-        // While the breaker is open, take nothing more: deliveries wait in the queue (and in
-        // this consumer's prefetch), unacked, instead of spinning through retries.
-        loop {
-            let wait = self.breaker.borrow_mut().wait(tokio::time::Instant::now());
-            let Some(wait) = wait else { break };
-            let stop = async {
-                match &self.shutdown {
-                    Some(s) => s.wait().await,
-                    None => std::future::pending().await,
-                }
+    /// One vendor request, once a permit (and, half-open, the probe's turn) is had.
+    async fn request(
+        self: Arc<Self>,
+        pushes: Vec<DevicePush>,
+    ) -> (Vec<DevicePush>, Vec<Attempt>, Option<bool>) {
+        // The ids travel inside the stage messages; every log line of this request carries
+        // them, so one push can be followed from ingest to the vendor.
+        let span = tracing::info_span!(
+            "vendor_request",
+            vendor = %self.vendor,
+            message_id = %pushes[0].message_id,
+            push_id = %pushes[0].push_id,
+            devices = pushes.len(),
+        );
+        async move {
+            let _permit = self.permits.acquire().await.expect("never closed");
+            let probing = self.breaker().probing();
+            let turn = match probing {
+                true => Some(self.probe.lock().await),
+                false => None,
             };
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                // Not acked: the batch goes back to the queue when the connection closes.
-                _ = stop => return Err(AmqpError::stage("shutting down while the vendor's circuit is open")),
+            let (open, probe) = {
+                let breaker = self.breaker();
+                (!breaker.allows(), breaker.probing())
+            };
+            // A probe that closed the breaker while this request waited frees the others.
+            let _turn = turn.filter(|_| probe);
+            let n = pushes.len();
+            if open {
+                let detail = "circuit open: the vendor endpoint is failing".to_owned();
+                let wait = Duration::from_secs(1);
+                return (pushes, vec![Attempt::Defer { wait, detail }; n], None);
             }
+            let started = Instant::now();
+            let actor = self.actors[&pushes[0].app_id].0.clone();
+            let mut attempts = match actor.send(SendRequest(pushes.clone())).await {
+                Ok(a) if a.len() == n => a,
+                Ok(_) => {
+                    vec![Attempt::retry("vendor client answered for the wrong number of pushes"); n]
+                }
+                Err(e) => vec![Attempt::retry(format!("vendor actor unavailable: {e}")); n],
+            };
+            let health = health(&attempts);
+            if probe {
+                // A failed probe is the outage's fault, not this push's: it waits without using
+                // up an attempt, so a long outage ends no push early.
+                for a in attempts.iter_mut() {
+                    if let Attempt::Retry { detail, .. } = a {
+                        let detail = format!("probe of a failing endpoint: {detail}");
+                        *a = Attempt::Defer {
+                            wait: Duration::from_secs(1),
+                            detail,
+                        };
+                    }
+                }
+            }
+            self.metrics
+                .request_seconds
+                .with_label_values(&[] as &[&str])
+                .observe(started.elapsed().as_secs_f64());
+            (pushes, attempts, health)
         }
-        let mut o = Outputs::default();
-        let requests = self.plan(batch, now_ms(), &mut o)?;
-        self.record(&o.settled)?;
-        self.send_all(requests, &mut o).await?;
+        .instrument(span)
+        .await
+    }
+
+    /// The messages a batch's settled and waiting pushes become.
+    fn outputs(&self, o: Outputs) -> Vec<Outgoing> {
         let Outputs {
             mut out,
             waits,
@@ -447,9 +450,47 @@ impl<V: VendorApi> StageHandler for DispatchHandler<V> {
                 .with_header(ERROR_HEADER, "retries ran out"),
             );
         }
-        Ok(Handled {
-            outputs: out,
-            commit: Some(self.commit()),
-        })
+        out
+    }
+
+    fn record(&self, settled: &[(DevicePush, Settled)]) -> Result<(), AmqpError> {
+        for (push, s) in settled {
+            self.sent.put(push, s).map_err(AmqpError::stage)?;
+        }
+        Ok(())
+    }
+}
+
+impl<V: VendorApi> StageHandler for DispatchHandler<V> {
+    async fn handle(&mut self, batch: &[Delivery]) -> Result<Work, AmqpError> {
+        // While the breaker is open, take nothing more: deliveries wait in the queue (and in
+        // this consumer's prefetch), unacked, instead of spinning through retries.
+        loop {
+            let wait = self.shared.breaker().wait(tokio::time::Instant::now());
+            let Some(wait) = wait else { break };
+            let stop = async {
+                match &self.shutdown {
+                    Some(s) => s.wait().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                // Not acked: the batch goes back to the queue when the connection closes.
+                _ = stop => return Err(AmqpError::stage("shutting down while the vendor's circuit is open")),
+            }
+        }
+        let mut o = Outputs::default();
+        let (requests, sending) = self.shared.plan(batch, now_ms(), &mut o)?;
+        self.shared.record(&o.settled)?;
+        let commit = self.commit();
+        let shared = self.shared.clone();
+        Ok(Work::Later(Box::pin(async move {
+            let o = shared.clone().send_all(requests, o, sending).await?;
+            Ok(Handled {
+                outputs: shared.outputs(o),
+                commit: Some(commit),
+            })
+        })))
     }
 }

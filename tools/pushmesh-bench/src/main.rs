@@ -1,6 +1,6 @@
 //! pushmesh-bench: how fast the mesh moves pushes, against the broker's own ceiling, in one run.
 //!
-//!   cargo run --release -p pushmesh-bench -- [all|ceiling|peer|latency|group|registry|memory] [--pushes N]
+//!   cargo run --release -p pushmesh-bench -- [all|ceiling|peer|latency|group|registry|memory] [--pushes N] [--hold]
 //!
 //! Builds the release binaries, starts RabbitMQ if needed, runs the whole mesh and vendor-sim as
 //! processes in a vhost of their own, runs the scenarios with a progress line each second, prints
@@ -14,7 +14,7 @@ mod scenarios;
 use anyhow::Context;
 use report::Row;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -30,13 +30,14 @@ async fn main() -> anyhow::Result<()> {
     let pushes = flag("--pushes", 1_000_000);
     let peer_n = flag("--peer", 100_000);
     let devices = flag("--registry-devices", 1_000_000) as usize;
+    let registry_cache = flag("--registry-cache-mb", 64) << 20;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .canonicalize()?;
 
     let mut rows: Vec<Row> = Vec::new();
     if scenario == "registry" {
-        rows.extend(scenarios::registry(devices)?);
+        rows.extend(scenarios::registry(devices, registry_cache)?);
         print!("{}", report::table(&rows));
         return Ok(());
     }
@@ -81,45 +82,18 @@ async fn main() -> anyhow::Result<()> {
         rows.extend(scenarios::group(&m, 10_000, users).await?);
     }
     if matches!(scenario.as_str(), "all" | "memory") {
-        let (_, so_far) = load::count(&m, "fcm").await;
-        if pushes > so_far {
-            println!("memory: pushing up to {pushes} pushes in all");
-            let started = Instant::now();
-            scenarios::peer(&m, pushes - so_far, users, ceiling).await?;
-            println!("  took {:?}", started.elapsed());
-        }
-        let after = m.rss_kib();
-        let per: Vec<String> = idle
-            .iter()
-            .zip(&after)
-            .filter(|((name, _), _)| *name != "vendor-sim")
-            .map(|((name, a), (_, b))| format!("{name} {} / {} MB", a / 1024, b / 1024))
-            .collect();
-        // Met: every service idles under 30 MB and grows by no more than 20 MB under load
-        // (caches filling to their bounds), which is what "flat" can mean for a real process.
-        let services = || {
-            idle.iter()
-                .zip(&after)
-                .filter(|((name, _), _)| *name != "vendor-sim")
-        };
-        let max_idle = services().map(|((_, a), _)| *a).max().unwrap_or(0);
-        let max_growth = services()
-            .map(|((_, a), (_, b))| b.saturating_sub(*a))
-            .max()
-            .unwrap_or(0);
-        rows.push(Row::new(
-            "memory",
-            per.join("; "),
-            format!("RSS idle / after {pushes} pushes, per service"),
-            "idle <= 30 MB, flat",
-            Some(max_idle <= 30 * 1024 && max_growth <= 20 * 1024),
-        ));
+        rows.push(scenarios::memory(&m, &idle, pushes, users, ceiling).await?);
     }
     if scenario == "all" {
-        rows.extend(scenarios::registry(devices)?);
+        rows.extend(scenarios::registry(devices, registry_cache)?);
     }
     println!();
     print!("{}", report::table(&rows));
+    if args.iter().any(|a| a == "--hold") {
+        // To look inside the services as the scenarios left them (/proc, gdb, /metrics).
+        println!("--hold: the mesh stays up until Ctrl-C");
+        tokio::signal::ctrl_c().await?;
+    }
     if scenario == "all" {
         let command = format!(
             "cargo run --release -p pushmesh-bench -- all{}",

@@ -237,9 +237,57 @@ pub async fn group(m: &Mesh, members: usize, offset: usize) -> anyhow::Result<Ve
 }
 
 /// Registry lookups/s and bytes per device on disk, with `n` devices in sled.
-pub fn registry(n: usize) -> anyhow::Result<Vec<Row>> {
+/// RSS of every service idle, after half the pushes and after all of them. Flat means the
+/// second half added (next to) nothing: buffers and caches reach their bounds in the first.
+pub async fn memory(
+    m: &Mesh,
+    idle: &[(&'static str, u64)],
+    pushes: u64,
+    users: usize,
+    ceiling: f64,
+) -> anyhow::Result<Row> {
+    let mut snapshots = Vec::new();
+    for target in [pushes / 2, pushes] {
+        let (_, so_far) = load::count(m, "fcm").await;
+        if target > so_far {
+            println!("memory: pushing up to {target} pushes in all");
+            peer(m, target - so_far, users, ceiling).await?;
+        }
+        snapshots.push(m.rss_kib());
+    }
+    let mb = |kib: u64| kib / 1024;
+    let services: Vec<(&str, u64, u64, u64)> = idle
+        .iter()
+        .zip(&snapshots[0])
+        .zip(&snapshots[1])
+        .filter(|(((name, _), _), _)| *name != "vendor-sim")
+        .map(|(((name, i), (_, h)), (_, f))| (*name, *i, *h, *f))
+        .collect();
+    let per: Vec<String> = services
+        .iter()
+        .map(|(name, i, h, f)| format!("{name} {} / {} / {} MB", mb(*i), mb(*h), mb(*f)))
+        .collect();
+    let max_idle = services.iter().map(|s| s.1).max().unwrap_or(0);
+    let max_second_half = services
+        .iter()
+        .map(|s| s.3.saturating_sub(s.2))
+        .max()
+        .unwrap_or(0);
+    Ok(Row::new(
+        "memory",
+        per.join("; "),
+        format!(
+            "RSS idle / after {} / after {pushes} pushes, per service",
+            pushes / 2
+        ),
+        "idle <= 30 MB, flat (second half adds <= 10 MB)",
+        Some(max_idle <= 30 * 1024 && max_second_half <= 10 * 1024),
+    ))
+}
+
+pub fn registry(n: usize, cache_bytes: u64) -> anyhow::Result<Vec<Row>> {
     let dir = tempfile::tempdir()?;
-    let store = SledDevices::open(dir.path(), 64 * 1024 * 1024)?;
+    let store = SledDevices::open(dir.path(), cache_bytes)?;
     let started = Instant::now();
     for i in 0..n {
         let (push_id, _) = store.register(
@@ -274,7 +322,10 @@ pub fn registry(n: usize) -> anyhow::Result<Vec<Row>> {
         Row::new(
             "registry lookups",
             format!("{rate:.0} lookups/s"),
-            format!("{lookups} user lookups ({found} devices) among {n}"),
+            format!(
+                "{lookups} user lookups ({found} devices) among {n}, {} MB cache",
+                cache_bytes >> 20
+            ),
             ">= 200,000/s",
             Some(rate >= 200_000.0),
         ),

@@ -16,12 +16,6 @@ pub async fn send(
     project: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let latency = state.with(VENDOR, |v| v.latency_ms);
-    if latency > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
-    }
-    let now = now_ms();
-    let bearer = crate::bearer(&req);
     let parsed: Result<Value, _> = serde_json::from_slice(&body);
     let token = parsed
         .as_ref()
@@ -29,6 +23,19 @@ pub async fn send(
         .and_then(|b| b["message"]["token"].as_str())
         .unwrap_or_default()
         .to_owned();
+    let latency = state.with(VENDOR, |v| {
+        let slowed = v.latency_tokens.is_empty() || v.latency_tokens.contains(&token);
+        if slowed {
+            v.latency_ms
+        } else {
+            0
+        }
+    });
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+    }
+    let now = now_ms();
+    let bearer = crate::bearer(&req);
 
     let (status, response) = state.with(VENDOR, |v| {
         if v.token_owner(&bearer, now).is_none() {

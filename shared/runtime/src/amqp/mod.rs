@@ -13,7 +13,9 @@ pub use consumer::BatchConsumer;
 pub use lapin::message::Delivery;
 pub use lapin::Connection;
 pub use publisher::{Confirms, Outgoing, Publisher};
-pub use stage::{blocking_commit, run_stage, Commit, Handled, StageHandler, StageMetrics};
+pub use stage::{
+    blocking_commit, run_stage, Commit, Handled, Later, StageHandler, StageMetrics, Work,
+};
 pub use supervisor::supervise;
 
 #[derive(Debug, thiserror::Error)]

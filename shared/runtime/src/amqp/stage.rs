@@ -1,4 +1,4 @@
-use super::{AmqpError, BatchConsumer, Delivery, Outgoing, Publisher};
+use super::{AmqpError, BatchConsumer, Confirms, Delivery, Outgoing, Publisher};
 use crate::ops::Ops;
 use crate::{Settings, Shutdown};
 use futures_util::future::BoxFuture;
@@ -35,13 +35,34 @@ pub struct Handled {
     pub commit: Option<Commit>,
 }
 
-impl From<Vec<Outgoing>> for Handled {
+/// Work a batch still has to do after its handler returned, ending in what it made of the
+/// batch (a dispatcher's vendor requests: the next batch's requests need not wait for this
+/// batch's slowest answer).
+pub type Later = BoxFuture<'static, Result<Handled, AmqpError>>;
+
+/// What a handler returns for a batch.
+pub enum Work {
+    /// Outputs ready now; they are published before the next batch is handled.
+    Ready(Handled),
+    /// Outputs that come when the future ends. It runs in a task of its own while the stage
+    /// handles the next batches, so its outputs may be published after theirs; the batch is
+    /// still acked in order, after everything before it.
+    Later(Later),
+}
+
+impl From<Handled> for Work {
+    fn from(handled: Handled) -> Self {
+        Work::Ready(handled)
+    }
+}
+
+impl From<Vec<Outgoing>> for Work {
     /// Outputs with nothing to commit.
     fn from(outputs: Vec<Outgoing>) -> Self {
-        Handled {
+        Work::Ready(Handled {
             outputs,
             commit: None,
-        }
+        })
     }
 }
 
@@ -53,8 +74,8 @@ pub trait StageHandler {
     /// and every batch not yet acked is left for redelivery.
     ///
     /// Batches are handled one at a time, in order, but a batch may be handled before the
-    /// previous one's outputs are confirmed and its commit has run.
-    fn handle(&mut self, batch: &[Delivery]) -> impl Future<Output = Result<Handled, AmqpError>>;
+    /// previous one's outputs are confirmed, its commit has run, or its [`Work::Later`] ended.
+    fn handle(&mut self, batch: &[Delivery]) -> impl Future<Output = Result<Work, AmqpError>>;
 }
 
 /// How a service's stages spend their time, by queue: where latency goes shows here first.
@@ -62,7 +83,7 @@ pub trait StageHandler {
 pub struct StageMetrics {
     /// Time a handler took for a batch.
     handle_seconds: HistogramVec,
-    /// Time from a batch's outputs written to its ack: confirms plus commit.
+    /// Time from a batch's handler returning to its ack: later work, confirms and commit.
     settle_seconds: HistogramVec,
     /// Batches and deliveries taken (their ratio is the mean batch size).
     batches: IntCounterVec,
@@ -79,7 +100,7 @@ impl StageMetrics {
             ),
             settle_seconds: ops.histogram(
                 "batch_settle_seconds",
-                "Time from a batch's outputs written to its ack (confirms and commit), by queue.",
+                "Time from a batch's handler returning to its ack (later work, confirms, commit), by queue.",
                 &["queue"],
             ),
             batches: ops.counter(
@@ -99,8 +120,9 @@ impl StageMetrics {
 /// Consumes `queue` until shutdown: batch, handle, publish, and once the outputs are confirmed,
 /// commit and ack.
 ///
-/// Batches are pipelined: after a batch's outputs are written to the channel the stage takes
-/// the next one, and up to `batch.in_flight` batches wait for their confirms and commits at once.
+/// Batches are pipelined: after a batch's outputs are written to the channel (or its later work
+/// has started, see [`Work::Later`]) the stage takes the next one, and up to `batch.in_flight`
+/// batches wait for their later work, confirms and commits at once.
 /// They are acked in order (one `multiple` ack each), so an ack never covers a batch whose
 /// outputs are not confirmed. On shutdown no new batch is taken; those in flight are finished.
 pub async fn run_stage<H: StageHandler>(
@@ -146,28 +168,38 @@ pub async fn run_stage<H: StageHandler>(
                 metrics.batches.with_label_values(&[queue]).inc();
                 metrics.deliveries.with_label_values(&[queue]).inc_by(batch.len() as u64);
                 let started = Instant::now();
-                let Handled { outputs, commit } = handler.handle(&batch).await?;
+                let work = handler.handle(&batch).await?;
                 handle_seconds.observe(started.elapsed().as_secs_f64());
-                let confirms = publisher.send_all(&outputs).await?;
                 let settle_seconds = settle_seconds.clone();
-                let written = Instant::now();
+                let handled = Instant::now();
                 let last = batch.pop().expect("a batch holds at least one delivery");
-                // A task, so confirms and commits move on while this loop waits on a vendor or
-                // the queue. On failure nothing more is acked: the broker redelivers the batch
-                // and it is published again.
-                in_flight.push_back(AbortOnDrop(tokio::spawn(async move {
-                    confirms.confirmed().await?;
-                    if let Some(commit) = commit {
-                        commit.await?;
+                // A task, so later work, confirms and commits move on while this loop takes
+                // the next batch. On failure nothing more is acked: the broker redelivers the
+                // batch and it is published again.
+                let settle = match work {
+                    Work::Ready(Handled { outputs, commit }) => {
+                        let confirms = publisher.send_all(&outputs).await?;
+                        Box::pin(settle(confirms, commit)) as BoxFuture<'static, _>
                     }
-                    settle_seconds.observe(written.elapsed().as_secs_f64());
+                    Work::Later(later) => {
+                        let publisher = publisher.clone();
+                        Box::pin(async move {
+                            let Handled { outputs, commit } = later.await?;
+                            settle(publisher.send_all(&outputs).await?, commit).await
+                        })
+                    }
+                };
+                in_flight.push_back(AbortOnDrop(tokio::spawn(async move {
+                    settle.await?;
+                    settle_seconds.observe(handled.elapsed().as_secs_f64());
                     Ok(last)
                 })));
             }
         }
     }
-    // A batch whose outputs went out is finished: confirmed, committed and acked (unless the
-    // connection fails meanwhile; then its confirms may never come).
+    // A batch taken is finished: its later work (a dispatcher's vendor answers) ends, its outputs
+    // are confirmed, committed and acked (unless the connection fails meanwhile; then its
+    // confirms may never come).
     loop {
         tokio::select! {
             biased;
@@ -179,6 +211,15 @@ pub async fn run_stage<H: StageHandler>(
                 None => return Ok(()),
             },
         };
+    }
+}
+
+/// A batch's outputs confirmed, then its commit run.
+async fn settle(confirms: Confirms, commit: Option<Commit>) -> Result<(), AmqpError> {
+    confirms.confirmed().await?;
+    match commit {
+        Some(commit) => commit.await,
+        None => Ok(()),
     }
 }
 
