@@ -181,6 +181,9 @@ impl<V: VendorApi> Application<V> {
         let queue = topology::dispatch_queue(vendor);
         let name = format!("dispatch-{vendor}");
         let stages = StageMetrics::new(&ops);
+        // A dispatcher's own prefetch (`dispatch.prefetch`): its messages carry many pushes each.
+        let mut stage_settings = Settings::clone(&settings);
+        stage_settings.amqp.prefetch = settings.dispatch.prefetch;
         let work = supervise(&name, &settings, &ops.health, &shutdown, |conn| {
             let mut handler = DispatchHandler::new(
                 vendor,
@@ -192,7 +195,7 @@ impl<V: VendorApi> Application<V> {
                 metrics.clone(),
             )
             .stop_on(shutdown.clone());
-            let (settings, shutdown, queue, stages) = (&settings, &shutdown, &queue, &stages);
+            let (settings, shutdown, queue, stages) = (&stage_settings, &shutdown, &queue, &stages);
             async move { run_stage(&conn, queue, settings, shutdown, &mut handler, stages).await }
         });
         let result = service::run(server, work, &shutdown).await;

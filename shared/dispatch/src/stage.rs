@@ -485,8 +485,12 @@ impl<V: VendorApi> StageHandler for DispatchHandler<V> {
         self.shared.record(&o.settled)?;
         let commit = self.commit();
         let shared = self.shared.clone();
+        // The requests run in a task of their own, which a session ending (a broker failure
+        // drops the batch's later work) does not stop: answers already on their way are still
+        // recorded, so the redelivered pushes are not sent again.
+        let answered = tokio::spawn(shared.clone().send_all(requests, o, sending));
         Ok(Work::Later(Box::pin(async move {
-            let o = shared.clone().send_all(requests, o, sending).await?;
+            let o = answered.await.map_err(AmqpError::stage)??;
             Ok(Handled {
                 outputs: shared.outputs(o),
                 commit: Some(commit),

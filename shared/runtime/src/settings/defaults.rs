@@ -63,6 +63,9 @@ pub fn cache_bytes() -> u64 {
 pub fn concurrency() -> usize {
     64
 }
+pub fn dispatch_prefetch() -> u16 {
+    1000
+}
 pub fn max_attempts() -> u32 {
     8
 }

@@ -152,6 +152,10 @@ pub struct DispatchSettings {
     /// Vendor requests in flight at once per dispatcher.
     #[serde(default = "defaults::concurrency")]
     pub concurrency: usize,
+    /// The dispatcher's prefetch, in place of `amqp.prefetch`: a dispatch message carries up
+    /// to 1,000 pushes, so this bounds the pushes (and memory) a backlogged dispatcher holds.
+    #[serde(default = "defaults::dispatch_prefetch")]
+    pub prefetch: u16,
     /// Attempts before a retryable push is given up as `failed`.
     #[serde(default = "defaults::max_attempts")]
     pub max_attempts: u32,
