@@ -64,7 +64,7 @@ pub fn concurrency() -> usize {
     64
 }
 pub fn dispatch_prefetch() -> u16 {
-    1000
+    64
 }
 pub fn max_attempts() -> u32 {
     8
