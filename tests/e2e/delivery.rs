@@ -1,8 +1,9 @@
 //! The main path: a message reaches the phone's vendor, once, with everything intact.
 
 use pushmesh_contract::public::OutcomeStatus;
-use pushmesh_tests::Mesh;
+use pushmesh_tests::{wait_for, Mesh};
 use serde_json::json;
+use std::time::Duration;
 
 #[actix_rt::test]
 async fn peer_message_to_an_offline_user_reaches_fcm_intact() {
@@ -173,9 +174,28 @@ async fn a_slow_vendor_answer_does_not_hold_up_later_pushes() {
     )
     .await;
     mesh.peer_message("m-slow", "alice", "slow").await;
-    // The mesh takes tens of milliseconds to reach the vendor: after a second the slow request
-    // is out, and the next message lands in a batch of its own.
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    // Once the registry has resolved the slow push, one hop is left: half a second later its
+    // request is out, and the next message lands in a batch of its own.
+    wait_for(
+        "the registry to resolve the slow push",
+        Duration::from_secs(30),
+        || async {
+            let metrics = mesh
+                .http
+                .get(format!("{}/metrics", mesh.registry))
+                .send()
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            metrics
+                .contains("pushmesh_registry_pushes_total{vendor=\"fcm\"} 1")
+                .then_some(())
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     mesh.peer_message("m-fast", "alice", "fast").await;
     mesh.outcome("m-fast", "fast", OutcomeStatus::Delivered)
         .await;
