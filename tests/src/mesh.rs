@@ -501,6 +501,9 @@ impl Drop for Mesh {
         for service in running {
             self.kill_process(service);
         }
+        if std::thread::panicking() {
+            self.print_process_logs();
+        }
         // The vhost goes with `self.vhost`: its queues, and every connection into it.
     }
 }

@@ -61,6 +61,25 @@ impl Mesh {
         wait_ready(&self.http, self.ports.of(service), service).await;
     }
 
+    /// The last lines each process wrote, printed when a test fails: its temp dir goes with it.
+    pub(crate) fn print_process_logs(&self) {
+        let Ok(entries) = std::fs::read_dir(self.dir.path()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "log") {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = &lines[lines.len().saturating_sub(40)..];
+                eprintln!("--- last {} lines of {} ---", tail.len(), path.display());
+                for line in tail {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    }
+
     /// SIGKILL: no chance to finish anything.
     pub fn kill_process(&mut self, service: &str) {
         if let Some(mut child) = self.processes.remove(service) {

@@ -1,7 +1,9 @@
 //! Devices and bindings, behind the [`DeviceStore`] trait; [`SledDevices`] keeps them in sled.
 //!
 //! One device belongs to one user at a time. Every change is one multi-tree transaction, so a
-//! crash never leaves a binding without its device or a token index without its device.
+//! crash never leaves a device without its owner entry or a token index without its device.
+
+mod upgrade;
 
 use pushmesh_contract::{codec, now_ms, Vendor};
 use pushmesh_runtime::{recent, store};
@@ -10,7 +12,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use sled::Transactional;
 use std::path::Path;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Device {
     pub push_id: String,
     pub vendor: Vendor,
@@ -89,14 +91,42 @@ pub trait DeviceStore: Send + Sync {
     fn flush(&self) -> Result<(), StoreError>;
 }
 
+/// A device as stored: what its key does not already say (the key holds app, owner and push_id).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Record {
+    vendor: Vendor,
+    token: String,
+    package: Option<String>,
+    platform: Option<String>,
+    token_gen: u64,
+    updated_ms: u64,
+}
+
+impl Record {
+    fn into_device(self, push_id: String, owner: &str) -> Device {
+        Device {
+            push_id,
+            vendor: self.vendor,
+            token: self.token,
+            package: self.package,
+            platform: self.platform,
+            user_id: (!owner.is_empty()).then(|| owner.to_owned()),
+            token_gen: self.token_gen,
+            updated_ms: self.updated_ms,
+        }
+    }
+}
+
+/// Format 3: devices are filed under their owner, so resolving a user (the hot path, once per
+/// offline recipient) is one prefix scan of one tree.
 pub struct SledDevices {
     db: sled::Db,
-    /// app \0 push_id -> Device
+    /// app \0 owner \0 push_id -> Record; owner is empty for an unbound device (ids never are).
     devices: sled::Tree,
+    /// app \0 push_id -> owner (empty when unbound): where to find a device by its push_id.
+    owners: sled::Tree,
     /// app \0 vendor \0 hash(token) -> push_id (see [`token_key`])
     tokens: sled::Tree,
-    /// app \0 user \0 push_id -> ()
-    users: sled::Tree,
 }
 
 fn key(parts: &[&str]) -> Vec<u8> {
@@ -104,17 +134,12 @@ fn key(parts: &[&str]) -> Vec<u8> {
 }
 
 /// The token index holds a 16-byte hash of the token, not the token: vendor tokens run to 160
-/// bytes and more, and the device record keeps the token itself. (Format 2; format 1 keyed the
-/// index by the whole token and is rebuilt on open, see [`SledDevices::open`].)
+/// bytes and more, and the device record keeps the token itself.
 fn token_key(app_id: &str, vendor: Vendor, token: &str) -> Vec<u8> {
     let mut k = key(&[app_id, vendor.as_str(), ""]);
     k.extend_from_slice(&recent::key(&[token.as_bytes()]));
     k
 }
-
-/// The on-disk format this code writes, kept under `FORMAT_KEY` in the default tree.
-const FORMAT: u8 = 2;
-const FORMAT_KEY: &[u8] = b"pushmesh-registry-format";
 
 type Tx = ConflictableTransactionError<StoreError>;
 
@@ -122,61 +147,64 @@ fn abort<T>(e: StoreError) -> Result<T, Tx> {
     Err(ConflictableTransactionError::Abort(e))
 }
 
-fn read_device(tree: &TransactionalTree, k: &[u8]) -> Result<Option<Device>, Tx> {
-    match tree.get(k)? {
-        None => Ok(None),
-        Some(v) => codec::decode(&v)
-            .map(Some)
-            .or_else(|e| abort(StoreError::Io(format!("corrupt device record: {e}")))),
+fn decode_record(v: &[u8]) -> Result<Record, StoreError> {
+    codec::decode(v).map_err(|e| StoreError::Io(format!("corrupt device record: {e}")))
+}
+
+/// The device's owner ("" when unbound) and record, read inside a transaction.
+fn locate(
+    d: &TransactionalTree,
+    o: &TransactionalTree,
+    app_id: &str,
+    push_id: &str,
+) -> Result<Option<(String, Record)>, Tx> {
+    let Some(owner) = o.get(key(&[app_id, push_id]))? else {
+        return Ok(None);
+    };
+    let owner = String::from_utf8_lossy(&owner).into_owned();
+    match d.get(key(&[app_id, &owner, push_id]))? {
+        Some(v) => Ok(Some((owner, decode_record(&v).or_else(abort)?))),
+        None => abort(StoreError::Io(format!(
+            "device `{push_id}` has an owner entry but no record"
+        ))),
     }
+}
+
+/// Files the record under `owner`, moving it from `previous` when that differs.
+fn file(
+    d: &TransactionalTree,
+    o: &TransactionalTree,
+    (app_id, push_id): (&str, &str),
+    previous: Option<&str>,
+    owner: &str,
+    record: &Record,
+) -> Result<(), Tx> {
+    if let Some(previous) = previous.filter(|p| *p != owner) {
+        d.remove(key(&[app_id, previous, push_id]))?;
+    }
+    d.insert(key(&[app_id, owner, push_id]), codec::encode(record))?;
+    o.insert(key(&[app_id, push_id]), owner.as_bytes())?;
+    Ok(())
 }
 
 impl SledDevices {
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
         let db = store::open(dir, cache_bytes)?;
-        SledDevices {
-            devices: db.open_tree("devices")?,
+        let store = SledDevices {
+            devices: db.open_tree("devices_by_owner")?,
+            owners: db.open_tree("owners")?,
             tokens: db.open_tree("tokens")?,
-            users: db.open_tree("users")?,
             db,
-        }
-        .upgraded()
-    }
-
-    /// Rebuilds the token index from the device records when the store predates format 2.
-    fn upgraded(self) -> Result<Self, StoreError> {
-        if self.db.get(FORMAT_KEY)?.as_deref() == Some(&[FORMAT][..]) {
-            return Ok(self);
-        }
-        self.tokens.clear()?;
-        let mut rebuilt = 0usize;
-        for entry in self.devices.iter() {
-            let (k, v) = entry?;
-            let device: Device = codec::decode(&v)
-                .map_err(|e| StoreError::Io(format!("corrupt device record: {e}")))?;
-            let app_id = String::from_utf8_lossy(k.split(|b| *b == 0).next().unwrap_or(&[]));
-            self.tokens.insert(
-                token_key(&app_id, device.vendor, &device.token),
-                device.push_id.as_bytes(),
-            )?;
-            rebuilt += 1;
-        }
-        self.db.insert(FORMAT_KEY, &[FORMAT])?;
-        self.db.flush()?;
-        if rebuilt > 0 {
-            tracing::info!(
-                devices = rebuilt,
-                "registry token index rebuilt for format 2"
-            );
-        }
-        Ok(self)
+        };
+        upgrade::to_current(&store)?;
+        Ok(store)
     }
 
     fn transact<T>(
         &self,
         f: impl Fn(&TransactionalTree, &TransactionalTree, &TransactionalTree) -> Result<T, Tx>,
     ) -> Result<T, StoreError> {
-        Ok((&self.devices, &self.tokens, &self.users).transaction(|(d, t, u)| f(d, t, u))?)
+        Ok((&self.devices, &self.owners, &self.tokens).transaction(|(d, o, t)| f(d, o, t))?)
     }
 }
 
@@ -191,65 +219,54 @@ impl DeviceStore for SledDevices {
     ) -> Result<(String, bool), StoreError> {
         let token_key = token_key(app_id, vendor, token);
         let fresh_id = uuid::Uuid::new_v4().simple().to_string();
-        self.transact(|d, t, _| {
+        self.transact(|d, o, t| {
             if let Some(existing) = t.get(&token_key)? {
                 return Ok((String::from_utf8_lossy(&existing).into_owned(), false));
             }
-            let device = Device {
-                push_id: fresh_id.clone(),
+            let record = Record {
                 vendor,
                 token: token.to_owned(),
                 package: package.clone(),
                 platform: platform.clone(),
-                user_id: None,
                 token_gen: 1,
                 updated_ms: now_ms(),
             };
-            d.insert(key(&[app_id, &fresh_id]), codec::encode(&device))?;
+            file(d, o, (app_id, &fresh_id), None, "", &record)?;
             t.insert(token_key.as_slice(), fresh_id.as_bytes())?;
             Ok((fresh_id.clone(), true))
         })
     }
 
     fn update_token(&self, app_id: &str, push_id: &str, token: &str) -> Result<Device, StoreError> {
-        let dk = key(&[app_id, push_id]);
-        self.transact(|d, t, _| {
-            let Some(mut device) = read_device(d, &dk)? else {
+        self.transact(|d, o, t| {
+            let Some((owner, mut record)) = locate(d, o, app_id, push_id)? else {
                 return abort(StoreError::NotFound(push_id.to_owned()));
             };
-            if device.token == token {
-                return Ok(device);
+            if record.token != token {
+                let new_key = token_key(app_id, record.vendor, token);
+                if let Some(other) = t.get(&new_key)? {
+                    return abort(StoreError::TokenTaken(
+                        String::from_utf8_lossy(&other).into_owned(),
+                    ));
+                }
+                t.remove(token_key(app_id, record.vendor, &record.token))?;
+                t.insert(new_key, push_id.as_bytes())?;
+                record.token = token.to_owned();
+                record.token_gen += 1;
+                record.updated_ms = now_ms();
+                file(d, o, (app_id, push_id), None, &owner, &record)?;
             }
-            let new_key = token_key(app_id, device.vendor, token);
-            if let Some(other) = t.get(&new_key)? {
-                return abort(StoreError::TokenTaken(
-                    String::from_utf8_lossy(&other).into_owned(),
-                ));
-            }
-            t.remove(token_key(app_id, device.vendor, &device.token))?;
-            t.insert(new_key, push_id.as_bytes())?;
-            device.token = token.to_owned();
-            device.token_gen += 1;
-            device.updated_ms = now_ms();
-            d.insert(dk.as_slice(), codec::encode(&device))?;
-            Ok(device)
+            Ok(record.into_device(push_id.to_owned(), &owner))
         })
     }
 
     fn bind(&self, app_id: &str, push_id: &str, user_id: &str) -> Result<(), StoreError> {
-        let dk = key(&[app_id, push_id]);
-        self.transact(|d, _, u| {
-            let Some(mut device) = read_device(d, &dk)? else {
+        self.transact(|d, o, _| {
+            let Some((owner, mut record)) = locate(d, o, app_id, push_id)? else {
                 return abort(StoreError::NotFound(push_id.to_owned()));
             };
-            if let Some(previous) = &device.user_id {
-                u.remove(key(&[app_id, previous, push_id]))?;
-            }
-            u.insert(key(&[app_id, user_id, push_id]), &[])?;
-            device.user_id = Some(user_id.to_owned());
-            device.updated_ms = now_ms();
-            d.insert(dk.as_slice(), codec::encode(&device))?;
-            Ok(())
+            record.updated_ms = now_ms();
+            file(d, o, (app_id, push_id), Some(&owner), user_id, &record)
         })
     }
 
@@ -259,21 +276,15 @@ impl DeviceStore for SledDevices {
         push_id: &str,
         only_from: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let dk = key(&[app_id, push_id]);
-        self.transact(|d, _, u| {
-            let Some(mut device) = read_device(d, &dk)? else {
+        self.transact(|d, o, _| {
+            let Some((owner, mut record)) = locate(d, o, app_id, push_id)? else {
                 return abort(StoreError::NotFound(push_id.to_owned()));
             };
-            let Some(bound) = device.user_id.clone() else {
-                return Ok(false);
-            };
-            if only_from.is_some_and(|user| user != bound) {
+            if owner.is_empty() || only_from.is_some_and(|user| user != owner) {
                 return Ok(false);
             }
-            u.remove(key(&[app_id, &bound, push_id]))?;
-            device.user_id = None;
-            device.updated_ms = now_ms();
-            d.insert(dk.as_slice(), codec::encode(&device))?;
+            record.updated_ms = now_ms();
+            file(d, o, (app_id, push_id), Some(&owner), "", &record)?;
             Ok(true)
         })
     }
@@ -284,47 +295,47 @@ impl DeviceStore for SledDevices {
         push_id: &str,
         if_token_gen: Option<u64>,
     ) -> Result<bool, StoreError> {
-        let dk = key(&[app_id, push_id]);
-        self.transact(|d, t, u| {
-            let Some(device) = read_device(d, &dk)? else {
+        self.transact(|d, o, t| {
+            let Some((owner, record)) = locate(d, o, app_id, push_id)? else {
                 return Ok(false);
             };
-            if if_token_gen.is_some_and(|gen| gen != device.token_gen) {
+            if if_token_gen.is_some_and(|gen| gen != record.token_gen) {
                 return Ok(false);
             }
-            if let Some(user) = &device.user_id {
-                u.remove(key(&[app_id, user, push_id]))?;
-            }
-            t.remove(token_key(app_id, device.vendor, &device.token))?;
-            d.remove(dk.as_slice())?;
+            d.remove(key(&[app_id, &owner, push_id]))?;
+            o.remove(key(&[app_id, push_id]))?;
+            t.remove(token_key(app_id, record.vendor, &record.token))?;
             Ok(true)
         })
     }
 
+    /// One prefix scan: a device is filed under exactly one owner, so what this returns is
+    /// bound to `user_id` by construction (a push to another user's phone is the one mistake
+    /// this service must never make).
     fn devices_of(&self, app_id: &str, user_id: &str) -> Result<Vec<Device>, StoreError> {
-        let mut prefix = key(&[app_id, user_id]);
-        prefix.push(0);
+        if user_id.is_empty() {
+            return Ok(Vec::new()); // unbound devices are filed under the empty owner
+        }
+        let prefix = key(&[app_id, user_id, ""]);
         let mut out = Vec::new();
-        for entry in self.users.scan_prefix(&prefix) {
-            let (k, _) = entry?;
+        for entry in self.devices.scan_prefix(&prefix) {
+            let (k, v) = entry?;
             let push_id = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
-            // The binding and the device are written together, but check the owner anyway:
-            // a push to another user's phone is the one mistake this service must never make.
-            if let Some(device) = self.get(app_id, &push_id)? {
-                if device.user_id.as_deref() == Some(user_id) {
-                    out.push(device);
-                }
-            }
+            out.push(decode_record(&v)?.into_device(push_id, user_id));
         }
         Ok(out)
     }
 
     fn get(&self, app_id: &str, push_id: &str) -> Result<Option<Device>, StoreError> {
-        match self.devices.get(key(&[app_id, push_id]))? {
+        let Some(owner) = self.owners.get(key(&[app_id, push_id]))? else {
+            return Ok(None);
+        };
+        let owner = String::from_utf8_lossy(&owner).into_owned();
+        match self.devices.get(key(&[app_id, &owner, push_id]))? {
             None => Ok(None),
-            Some(v) => codec::decode(&v)
-                .map(Some)
-                .map_err(|e| StoreError::Io(format!("corrupt device record: {e}"))),
+            Some(v) => Ok(Some(
+                decode_record(&v)?.into_device(push_id.to_owned(), &owner),
+            )),
         }
     }
 
@@ -400,28 +411,25 @@ mod tests {
     }
 
     #[test]
-    fn a_format_1_token_index_is_rebuilt_on_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = {
-            let s = SledDevices::open(dir.path(), 1 << 20).unwrap();
-            let (p, _) = s.register("app", Vendor::Fcm, "tok", None, None).unwrap();
-            // What format 1 left: the whole token as the index key, no format mark.
-            s.tokens.clear().unwrap();
-            s.tokens
-                .insert(key(&["app", "fcm", "tok"]), p.as_bytes())
-                .unwrap();
-            s.db.remove(FORMAT_KEY).unwrap();
-            s.flush().unwrap();
-            p
-        };
-        let s = SledDevices::open(dir.path(), 1 << 20).unwrap();
-        let (again, new) = s.register("app", Vendor::Fcm, "tok", None, None).unwrap();
-        assert_eq!(
-            (again, new),
-            (p, false),
-            "the same device, found by its token"
+    fn a_device_is_found_by_push_id_and_by_its_owner_only() {
+        let (_d, s) = store();
+        let (p, _) = s.register("app", Vendor::Fcm, "tok", None, None).unwrap();
+        assert_eq!(s.get("app", &p).unwrap().unwrap().user_id, None);
+        assert!(
+            s.devices_of("app", "").unwrap().is_empty(),
+            "unbound is nobody's"
         );
-        assert_eq!(s.tokens.len(), 1, "the old key is gone");
+        s.bind("app", &p, "alice").unwrap();
+        let (q, _) = s.register("app", Vendor::Apns, "tok2", None, None).unwrap();
+        s.bind("app", &q, "alice").unwrap();
+        s.bind("other", &p, "alice").unwrap_err();
+        let got = s.get("app", &p).unwrap().unwrap();
+        assert_eq!(got.user_id.as_deref(), Some("alice"));
+        assert_eq!(s.devices_of("app", "alice").unwrap().len(), 2);
+        assert!(s.devices_of("other", "alice").unwrap().is_empty());
+        assert!(s.remove("app", &p, None).unwrap());
+        assert_eq!(s.get("app", &p).unwrap(), None);
+        assert_eq!(s.devices_of("app", "alice").unwrap()[0].push_id, q);
     }
 
     #[test]

@@ -1,0 +1,164 @@
+//! Brings a store written by an older release to the current format, on open.
+//!
+//! Formats 1 and 2 kept each device under `app \0 push_id` in a `devices` tree (the whole device,
+//! owner included) with a `users` index beside it, so resolving a user read two trees; format 1
+//! also keyed the token index by the whole token. Both are rewritten into format 3 from the old
+//! `devices` tree alone, which holds everything.
+
+use super::{key, token_key, Record, SledDevices, StoreError};
+use pushmesh_contract::{codec, Vendor};
+use serde::{Deserialize, Serialize};
+
+/// The on-disk format this code writes, kept under `FORMAT_KEY` in the default tree.
+const FORMAT: u8 = 3;
+const FORMAT_KEY: &[u8] = b"pushmesh-registry-format";
+const LEGACY_DEVICES: &str = "devices";
+const LEGACY_USERS: &str = "users";
+
+/// A device record of formats 1 and 2 (field order is the bincode layout: do not reorder).
+#[derive(Serialize, Deserialize)]
+struct LegacyDevice {
+    push_id: String,
+    vendor: Vendor,
+    token: String,
+    package: Option<String>,
+    platform: Option<String>,
+    user_id: Option<String>,
+    token_gen: u64,
+    updated_ms: u64,
+}
+
+pub(super) fn to_current(s: &SledDevices) -> Result<(), StoreError> {
+    if s.db.get(FORMAT_KEY)?.as_deref() == Some(&[FORMAT][..]) {
+        return Ok(());
+    }
+    let legacy =
+        s.db.tree_names()
+            .iter()
+            .any(|name| name.as_ref() == LEGACY_DEVICES.as_bytes());
+    if legacy {
+        let moved = rewrite(s)?;
+        tracing::info!(
+            devices = moved,
+            "registry store rewritten to format {FORMAT}"
+        );
+    }
+    s.db.insert(FORMAT_KEY, &[FORMAT])?;
+    s.db.flush()?;
+    Ok(())
+}
+
+/// Copies every legacy device into the current trees, makes that durable, then drops the legacy
+/// trees. A crash part-way leaves the legacy `devices` tree and no format mark, so the next open
+/// starts the copy again from scratch.
+fn rewrite(s: &SledDevices) -> Result<usize, StoreError> {
+    let old = s.db.open_tree(LEGACY_DEVICES)?;
+    s.devices.clear()?;
+    s.owners.clear()?;
+    s.tokens.clear()?;
+    let mut moved = 0usize;
+    for entry in old.iter() {
+        let (k, v) = entry?;
+        let device: LegacyDevice =
+            codec::decode(&v).map_err(|e| StoreError::Io(format!("corrupt device record: {e}")))?;
+        let app_id = String::from_utf8_lossy(k.split(|b| *b == 0).next().unwrap_or(&[]));
+        let owner = device.user_id.unwrap_or_default();
+        let record = Record {
+            vendor: device.vendor,
+            token: device.token,
+            package: device.package,
+            platform: device.platform,
+            token_gen: device.token_gen,
+            updated_ms: device.updated_ms,
+        };
+        let push_id = device.push_id.as_str();
+        s.devices
+            .insert(key(&[&app_id, &owner, push_id]), codec::encode(&record))?;
+        s.owners
+            .insert(key(&[&app_id, push_id]), owner.as_bytes())?;
+        s.tokens.insert(
+            token_key(&app_id, record.vendor, &record.token),
+            push_id.as_bytes(),
+        )?;
+        moved += 1;
+    }
+    s.db.flush()?;
+    s.db.drop_tree(LEGACY_USERS)?;
+    s.db.drop_tree(LEGACY_DEVICES)?;
+    Ok(moved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::DeviceStore;
+    use pushmesh_runtime::store;
+
+    /// What format 1 left on disk: alice's device and an unbound one, a users index, the token
+    /// index keyed by the whole token, no format mark.
+    fn write_format_1(dir: &std::path::Path) {
+        let db = store::open(dir, 1 << 20).unwrap();
+        let devices = db.open_tree(LEGACY_DEVICES).unwrap();
+        let users = db.open_tree(LEGACY_USERS).unwrap();
+        let tokens = db.open_tree("tokens").unwrap();
+        for (push_id, token, user) in [("p1", "tok-1", Some("alice")), ("p2", "tok-2", None)] {
+            let device = LegacyDevice {
+                push_id: push_id.into(),
+                vendor: Vendor::Fcm,
+                token: token.into(),
+                package: Some("com.example".into()),
+                platform: None,
+                user_id: user.map(str::to_owned),
+                token_gen: 3,
+                updated_ms: 7,
+            };
+            devices
+                .insert(key(&["app", push_id]), codec::encode(&device))
+                .unwrap();
+            if let Some(user) = user {
+                users.insert(key(&["app", user, push_id]), &[]).unwrap();
+            }
+            tokens
+                .insert(key(&["app", "fcm", token]), push_id.as_bytes())
+                .unwrap();
+        }
+        db.flush().unwrap();
+    }
+
+    #[test]
+    fn a_format_1_store_is_rewritten_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        write_format_1(dir.path());
+        let s = SledDevices::open(dir.path(), 1 << 20).unwrap();
+
+        let alice = s.devices_of("app", "alice").unwrap();
+        assert_eq!(alice.len(), 1);
+        assert_eq!(
+            (alice[0].push_id.as_str(), alice[0].token.as_str()),
+            ("p1", "tok-1")
+        );
+        assert_eq!(alice[0].package.as_deref(), Some("com.example"));
+        assert_eq!(alice[0].token_gen, 3, "token generation kept");
+        let unbound = s.get("app", "p2").unwrap().expect("unbound device kept");
+        assert_eq!(unbound.user_id, None);
+        assert_eq!(
+            s.register("app", Vendor::Fcm, "tok-2", None, None).unwrap(),
+            ("p2".to_owned(), false),
+            "found again by its token"
+        );
+        assert_eq!(s.tokens.len(), 2, "the whole-token keys are gone");
+        let names = s.db.tree_names();
+        assert!(
+            !names.iter().any(|n| n.as_ref() == LEGACY_DEVICES.as_bytes()
+                || n.as_ref() == LEGACY_USERS.as_bytes()),
+            "legacy trees dropped"
+        );
+        drop(s);
+        let again = SledDevices::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(
+            again.devices_of("app", "alice").unwrap(),
+            alice,
+            "reopens as format 3"
+        );
+    }
+}
