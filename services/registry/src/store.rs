@@ -91,7 +91,8 @@ pub trait DeviceStore: Send + Sync {
     fn flush(&self) -> Result<(), StoreError>;
 }
 
-/// A device as stored: what its key does not already say (the key holds app, owner and push_id).
+/// A device as stored: what its place does not already say (app, owner and, for an unbound
+/// device, push_id are in the key).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Record {
     vendor: Vendor,
@@ -100,6 +101,13 @@ struct Record {
     platform: Option<String>,
     token_gen: u64,
     updated_ms: u64,
+}
+
+/// One entry of a user's device list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Owned {
+    push_id: String,
+    record: Record,
 }
 
 impl Record {
@@ -117,13 +125,16 @@ impl Record {
     }
 }
 
-/// Format 3: devices are filed under their owner, so resolving a user (the hot path, once per
-/// offline recipient) is one prefix scan of one tree.
+/// Format 3: a user's devices are one value under the user, so resolving a user (the hot path,
+/// once per offline recipient) is one point read. sled's range scans copy the whole leaf they
+/// start in, which made a prefix scan per user cost twice a read (see docs/benchmarks.md).
 pub struct SledDevices {
     db: sled::Db,
-    /// app \0 owner \0 push_id -> Record; owner is empty for an unbound device (ids never are).
-    devices: sled::Tree,
-    /// app \0 push_id -> owner (empty when unbound): where to find a device by its push_id.
+    /// app \0 user -> [Owned]: the user's devices, in the order they were bound.
+    users: sled::Tree,
+    /// app \0 push_id -> Record, for devices bound to nobody.
+    unbound: sled::Tree,
+    /// app \0 push_id -> user (empty when unbound): where to find a device by its push_id.
     owners: sled::Tree,
     /// app \0 vendor \0 hash(token) -> push_id (see [`token_key`])
     tokens: sled::Tree,
@@ -147,51 +158,116 @@ fn abort<T>(e: StoreError) -> Result<T, Tx> {
     Err(ConflictableTransactionError::Abort(e))
 }
 
-fn decode_record(v: &[u8]) -> Result<Record, StoreError> {
-    codec::decode(v).map_err(|e| StoreError::Io(format!("corrupt device record: {e}")))
+fn corrupt(e: pushmesh_contract::codec::CodecError) -> StoreError {
+    StoreError::Io(format!("corrupt device record: {e}"))
 }
 
-/// The device's owner ("" when unbound) and record, read inside a transaction.
-fn locate(
-    d: &TransactionalTree,
-    o: &TransactionalTree,
-    app_id: &str,
-    push_id: &str,
-) -> Result<Option<(String, Record)>, Tx> {
-    let Some(owner) = o.get(key(&[app_id, push_id]))? else {
-        return Ok(None);
-    };
-    let owner = String::from_utf8_lossy(&owner).into_owned();
-    match d.get(key(&[app_id, &owner, push_id]))? {
-        Some(v) => Ok(Some((owner, decode_record(&v).or_else(abort)?))),
-        None => abort(StoreError::Io(format!(
-            "device `{push_id}` has an owner entry but no record"
-        ))),
-    }
+/// The four trees inside one transaction, and the moves every change is made of.
+struct Txn<'a> {
+    users: &'a TransactionalTree,
+    unbound: &'a TransactionalTree,
+    owners: &'a TransactionalTree,
+    tokens: &'a TransactionalTree,
 }
 
-/// Files the record under `owner`, moving it from `previous` when that differs.
-fn file(
-    d: &TransactionalTree,
-    o: &TransactionalTree,
-    (app_id, push_id): (&str, &str),
-    previous: Option<&str>,
-    owner: &str,
-    record: &Record,
-) -> Result<(), Tx> {
-    if let Some(previous) = previous.filter(|p| *p != owner) {
-        d.remove(key(&[app_id, previous, push_id]))?;
+impl Txn<'_> {
+    fn list(&self, app_id: &str, user: &str) -> Result<Vec<Owned>, Tx> {
+        match self.users.get(key(&[app_id, user]))? {
+            None => Ok(Vec::new()),
+            Some(v) => codec::decode(&v).map_err(corrupt).or_else(abort),
+        }
     }
-    d.insert(key(&[app_id, owner, push_id]), codec::encode(record))?;
-    o.insert(key(&[app_id, push_id]), owner.as_bytes())?;
-    Ok(())
+
+    fn write_list(&self, app_id: &str, user: &str, list: &[Owned]) -> Result<(), Tx> {
+        let k = key(&[app_id, user]);
+        if list.is_empty() {
+            self.users.remove(k)?;
+        } else {
+            self.users.insert(k, codec::encode(&list))?;
+        }
+        Ok(())
+    }
+
+    /// The device's owner ("" when unbound) and record.
+    fn locate(&self, app_id: &str, push_id: &str) -> Result<Option<(String, Record)>, Tx> {
+        let Some(owner) = self.owners.get(key(&[app_id, push_id]))? else {
+            return Ok(None);
+        };
+        let owner = String::from_utf8_lossy(&owner).into_owned();
+        let record = if owner.is_empty() {
+            match self.unbound.get(key(&[app_id, push_id]))? {
+                Some(v) => Some(codec::decode(&v).map_err(corrupt).or_else(abort)?),
+                None => None,
+            }
+        } else {
+            let list = self.list(app_id, &owner)?;
+            list.into_iter()
+                .find(|d| d.push_id == push_id)
+                .map(|d| d.record)
+        };
+        match record {
+            Some(record) => Ok(Some((owner, record))),
+            None => abort(StoreError::Io(format!(
+                "device `{push_id}` has an owner entry but no record"
+            ))),
+        }
+    }
+
+    /// Takes the device out of `owner`'s place (its owner entry stays).
+    fn take(&self, app_id: &str, owner: &str, push_id: &str) -> Result<(), Tx> {
+        if owner.is_empty() {
+            self.unbound.remove(key(&[app_id, push_id]))?;
+            return Ok(());
+        }
+        let mut list = self.list(app_id, owner)?;
+        list.retain(|d| d.push_id != push_id);
+        self.write_list(app_id, owner, &list)
+    }
+
+    /// Files the device under `owner` ("" for nobody), replacing what is there for it.
+    fn put(&self, app_id: &str, owner: &str, push_id: &str, record: &Record) -> Result<(), Tx> {
+        if owner.is_empty() {
+            self.unbound
+                .insert(key(&[app_id, push_id]), codec::encode(record))?;
+        } else {
+            let mut list = self.list(app_id, owner)?;
+            let entry = Owned {
+                push_id: push_id.to_owned(),
+                record: record.clone(),
+            };
+            match list.iter_mut().find(|d| d.push_id == push_id) {
+                Some(d) => *d = entry,
+                None => list.push(entry),
+            }
+            self.write_list(app_id, owner, &list)?;
+        }
+        self.owners
+            .insert(key(&[app_id, push_id]), owner.as_bytes())?;
+        Ok(())
+    }
+
+    /// Moves the device from `from` to `to`, with `record` as it is now.
+    fn file(
+        &self,
+        app_id: &str,
+        push_id: &str,
+        from: &str,
+        to: &str,
+        record: &Record,
+    ) -> Result<(), Tx> {
+        if from != to {
+            self.take(app_id, from, push_id)?;
+        }
+        self.put(app_id, to, push_id, record)
+    }
 }
 
 impl SledDevices {
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
         let db = store::open(dir, cache_bytes)?;
         let store = SledDevices {
-            devices: db.open_tree("devices_by_owner")?,
+            users: db.open_tree("user_devices")?,
+            unbound: db.open_tree("unbound_devices")?,
             owners: db.open_tree("owners")?,
             tokens: db.open_tree("tokens")?,
             db,
@@ -200,11 +276,16 @@ impl SledDevices {
         Ok(store)
     }
 
-    fn transact<T>(
-        &self,
-        f: impl Fn(&TransactionalTree, &TransactionalTree, &TransactionalTree) -> Result<T, Tx>,
-    ) -> Result<T, StoreError> {
-        Ok((&self.devices, &self.owners, &self.tokens).transaction(|(d, o, t)| f(d, o, t))?)
+    fn transact<T>(&self, f: impl Fn(&Txn) -> Result<T, Tx>) -> Result<T, StoreError> {
+        let trees = (&self.users, &self.unbound, &self.owners, &self.tokens);
+        Ok(trees.transaction(|(users, unbound, owners, tokens)| {
+            f(&Txn {
+                users,
+                unbound,
+                owners,
+                tokens,
+            })
+        })?)
     }
 }
 
@@ -219,8 +300,8 @@ impl DeviceStore for SledDevices {
     ) -> Result<(String, bool), StoreError> {
         let token_key = token_key(app_id, vendor, token);
         let fresh_id = uuid::Uuid::new_v4().simple().to_string();
-        self.transact(|d, o, t| {
-            if let Some(existing) = t.get(&token_key)? {
+        self.transact(|tx| {
+            if let Some(existing) = tx.tokens.get(&token_key)? {
                 return Ok((String::from_utf8_lossy(&existing).into_owned(), false));
             }
             let record = Record {
@@ -231,42 +312,44 @@ impl DeviceStore for SledDevices {
                 token_gen: 1,
                 updated_ms: now_ms(),
             };
-            file(d, o, (app_id, &fresh_id), None, "", &record)?;
-            t.insert(token_key.as_slice(), fresh_id.as_bytes())?;
+            tx.put(app_id, "", &fresh_id, &record)?;
+            tx.tokens
+                .insert(token_key.as_slice(), fresh_id.as_bytes())?;
             Ok((fresh_id.clone(), true))
         })
     }
 
     fn update_token(&self, app_id: &str, push_id: &str, token: &str) -> Result<Device, StoreError> {
-        self.transact(|d, o, t| {
-            let Some((owner, mut record)) = locate(d, o, app_id, push_id)? else {
+        self.transact(|tx| {
+            let Some((owner, mut record)) = tx.locate(app_id, push_id)? else {
                 return abort(StoreError::NotFound(push_id.to_owned()));
             };
             if record.token != token {
                 let new_key = token_key(app_id, record.vendor, token);
-                if let Some(other) = t.get(&new_key)? {
+                if let Some(other) = tx.tokens.get(&new_key)? {
                     return abort(StoreError::TokenTaken(
                         String::from_utf8_lossy(&other).into_owned(),
                     ));
                 }
-                t.remove(token_key(app_id, record.vendor, &record.token))?;
-                t.insert(new_key, push_id.as_bytes())?;
+                tx.tokens
+                    .remove(token_key(app_id, record.vendor, &record.token))?;
+                tx.tokens.insert(new_key, push_id.as_bytes())?;
                 record.token = token.to_owned();
                 record.token_gen += 1;
                 record.updated_ms = now_ms();
-                file(d, o, (app_id, push_id), None, &owner, &record)?;
+                tx.put(app_id, &owner, push_id, &record)?;
             }
             Ok(record.into_device(push_id.to_owned(), &owner))
         })
     }
 
     fn bind(&self, app_id: &str, push_id: &str, user_id: &str) -> Result<(), StoreError> {
-        self.transact(|d, o, _| {
-            let Some((owner, mut record)) = locate(d, o, app_id, push_id)? else {
+        self.transact(|tx| {
+            let Some((owner, mut record)) = tx.locate(app_id, push_id)? else {
                 return abort(StoreError::NotFound(push_id.to_owned()));
             };
             record.updated_ms = now_ms();
-            file(d, o, (app_id, push_id), Some(&owner), user_id, &record)
+            tx.file(app_id, push_id, &owner, user_id, &record)
         })
     }
 
@@ -276,15 +359,15 @@ impl DeviceStore for SledDevices {
         push_id: &str,
         only_from: Option<&str>,
     ) -> Result<bool, StoreError> {
-        self.transact(|d, o, _| {
-            let Some((owner, mut record)) = locate(d, o, app_id, push_id)? else {
+        self.transact(|tx| {
+            let Some((owner, mut record)) = tx.locate(app_id, push_id)? else {
                 return abort(StoreError::NotFound(push_id.to_owned()));
             };
             if owner.is_empty() || only_from.is_some_and(|user| user != owner) {
                 return Ok(false);
             }
             record.updated_ms = now_ms();
-            file(d, o, (app_id, push_id), Some(&owner), "", &record)?;
+            tx.file(app_id, push_id, &owner, "", &record)?;
             Ok(true)
         })
     }
@@ -295,48 +378,56 @@ impl DeviceStore for SledDevices {
         push_id: &str,
         if_token_gen: Option<u64>,
     ) -> Result<bool, StoreError> {
-        self.transact(|d, o, t| {
-            let Some((owner, record)) = locate(d, o, app_id, push_id)? else {
+        self.transact(|tx| {
+            let Some((owner, record)) = tx.locate(app_id, push_id)? else {
                 return Ok(false);
             };
             if if_token_gen.is_some_and(|gen| gen != record.token_gen) {
                 return Ok(false);
             }
-            d.remove(key(&[app_id, &owner, push_id]))?;
-            o.remove(key(&[app_id, push_id]))?;
-            t.remove(token_key(app_id, record.vendor, &record.token))?;
+            tx.take(app_id, &owner, push_id)?;
+            tx.owners.remove(key(&[app_id, push_id]))?;
+            tx.tokens
+                .remove(token_key(app_id, record.vendor, &record.token))?;
             Ok(true)
         })
     }
 
-    /// One prefix scan: a device is filed under exactly one owner, so what this returns is
-    /// bound to `user_id` by construction (a push to another user's phone is the one mistake
+    /// One point read: the user's devices are one value under the user, so what this returns
+    /// is bound to `user_id` by construction (a push to another user's phone is the one mistake
     /// this service must never make).
     fn devices_of(&self, app_id: &str, user_id: &str) -> Result<Vec<Device>, StoreError> {
         if user_id.is_empty() {
-            return Ok(Vec::new()); // unbound devices are filed under the empty owner
+            return Ok(Vec::new());
         }
-        let prefix = key(&[app_id, user_id, ""]);
-        let mut out = Vec::new();
-        for entry in self.devices.scan_prefix(&prefix) {
-            let (k, v) = entry?;
-            let push_id = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
-            out.push(decode_record(&v)?.into_device(push_id, user_id));
-        }
-        Ok(out)
+        let Some(v) = self.users.get(key(&[app_id, user_id]))? else {
+            return Ok(Vec::new());
+        };
+        let list: Vec<Owned> = codec::decode(&v).map_err(corrupt)?;
+        Ok(list
+            .into_iter()
+            .map(|d| d.record.into_device(d.push_id, user_id))
+            .collect())
     }
 
     fn get(&self, app_id: &str, push_id: &str) -> Result<Option<Device>, StoreError> {
         let Some(owner) = self.owners.get(key(&[app_id, push_id]))? else {
             return Ok(None);
         };
-        let owner = String::from_utf8_lossy(&owner).into_owned();
-        match self.devices.get(key(&[app_id, &owner, push_id]))? {
-            None => Ok(None),
-            Some(v) => Ok(Some(
-                decode_record(&v)?.into_device(push_id.to_owned(), &owner),
-            )),
+        if owner.is_empty() {
+            return match self.unbound.get(key(&[app_id, push_id]))? {
+                None => Ok(None),
+                Some(v) => {
+                    let record: Record = codec::decode(&v).map_err(corrupt)?;
+                    Ok(Some(record.into_device(push_id.to_owned(), "")))
+                }
+            };
         }
+        let owner = String::from_utf8_lossy(&owner).into_owned();
+        Ok(self
+            .devices_of(app_id, &owner)?
+            .into_iter()
+            .find(|d| d.push_id == push_id))
     }
 
     fn flush(&self) -> Result<(), StoreError> {

@@ -1,11 +1,11 @@
 //! Brings a store written by an older release to the current format, on open.
 //!
 //! Formats 1 and 2 kept each device under `app \0 push_id` in a `devices` tree (the whole device,
-//! owner included) with a `users` index beside it, so resolving a user read two trees; format 1
-//! also keyed the token index by the whole token. Both are rewritten into format 3 from the old
+//! owner included) with a `users` index beside it, so resolving a user was a scan of one tree and
+//! a read of another per device; format 1 also keyed the token index by the whole token. Both are rewritten into format 3 from the old
 //! `devices` tree alone, which holds everything.
 
-use super::{key, token_key, Record, SledDevices, StoreError};
+use super::{key, token_key, Owned, Record, SledDevices, StoreError};
 use pushmesh_contract::{codec, Vendor};
 use serde::{Deserialize, Serialize};
 
@@ -53,9 +53,9 @@ pub(super) fn to_current(s: &SledDevices) -> Result<(), StoreError> {
 /// starts the copy again from scratch.
 fn rewrite(s: &SledDevices) -> Result<usize, StoreError> {
     let old = s.db.open_tree(LEGACY_DEVICES)?;
-    s.devices.clear()?;
-    s.owners.clear()?;
-    s.tokens.clear()?;
+    for tree in [&s.users, &s.unbound, &s.owners, &s.tokens] {
+        tree.clear()?;
+    }
     let mut moved = 0usize;
     for entry in old.iter() {
         let (k, v) = entry?;
@@ -63,6 +63,7 @@ fn rewrite(s: &SledDevices) -> Result<usize, StoreError> {
             codec::decode(&v).map_err(|e| StoreError::Io(format!("corrupt device record: {e}")))?;
         let app_id = String::from_utf8_lossy(k.split(|b| *b == 0).next().unwrap_or(&[]));
         let owner = device.user_id.unwrap_or_default();
+        let push_id = device.push_id;
         let record = Record {
             vendor: device.vendor,
             token: device.token,
@@ -71,15 +72,25 @@ fn rewrite(s: &SledDevices) -> Result<usize, StoreError> {
             token_gen: device.token_gen,
             updated_ms: device.updated_ms,
         };
-        let push_id = device.push_id.as_str();
-        s.devices
-            .insert(key(&[&app_id, &owner, push_id]), codec::encode(&record))?;
-        s.owners
-            .insert(key(&[&app_id, push_id]), owner.as_bytes())?;
         s.tokens.insert(
             token_key(&app_id, record.vendor, &record.token),
             push_id.as_bytes(),
         )?;
+        s.owners
+            .insert(key(&[&app_id, &push_id]), owner.as_bytes())?;
+        if owner.is_empty() {
+            s.unbound
+                .insert(key(&[&app_id, &push_id]), codec::encode(&record))?;
+        } else {
+            let user_key = key(&[&app_id, &owner]);
+            let mut list: Vec<Owned> = match s.users.get(&user_key)? {
+                Some(v) => codec::decode(&v)
+                    .map_err(|e| StoreError::Io(format!("corrupt device list: {e}")))?,
+                None => Vec::new(),
+            };
+            list.push(Owned { push_id, record });
+            s.users.insert(user_key, codec::encode(&list))?;
+        }
         moved += 1;
     }
     s.db.flush()?;
