@@ -33,6 +33,9 @@ pub enum StoreError {
     TokenTaken(String),
     #[error(transparent)]
     Open(#[from] store::OpenError),
+    /// The store on disk is not one this build can take over (see `store/upgrade.rs`).
+    #[error("registry store: {0}")]
+    Format(String),
     #[error("device store failed: {0}")]
     Io(String),
 }
@@ -130,7 +133,7 @@ impl Record {
 /// start in, which made a prefix scan per user cost twice a read (see docs/benchmarks.md).
 pub struct SledDevices {
     db: sled::Db,
-    /// app \0 user -> [Owned]: the user's devices, in the order they were bound.
+    /// app \0 user -> [Owned]: the user's devices, one entry each.
     users: sled::Tree,
     /// app \0 push_id -> Record, for devices bound to nobody.
     unbound: sled::Tree,
@@ -410,24 +413,14 @@ impl DeviceStore for SledDevices {
             .collect())
     }
 
+    /// In a transaction: the owner entry and the device's place are read together, so a
+    /// concurrent bind cannot make a device seem missing.
     fn get(&self, app_id: &str, push_id: &str) -> Result<Option<Device>, StoreError> {
-        let Some(owner) = self.owners.get(key(&[app_id, push_id]))? else {
-            return Ok(None);
-        };
-        if owner.is_empty() {
-            return match self.unbound.get(key(&[app_id, push_id]))? {
-                None => Ok(None),
-                Some(v) => {
-                    let record: Record = codec::decode(&v).map_err(corrupt)?;
-                    Ok(Some(record.into_device(push_id.to_owned(), "")))
-                }
-            };
-        }
-        let owner = String::from_utf8_lossy(&owner).into_owned();
-        Ok(self
-            .devices_of(app_id, &owner)?
-            .into_iter()
-            .find(|d| d.push_id == push_id))
+        self.transact(|tx| {
+            Ok(tx
+                .locate(app_id, push_id)?
+                .map(|(owner, record)| record.into_device(push_id.to_owned(), &owner)))
+        })
     }
 
     fn flush(&self) -> Result<(), StoreError> {

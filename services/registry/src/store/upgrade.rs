@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 /// The on-disk format this code writes, kept under `FORMAT_KEY` in the default tree.
 const FORMAT: u8 = 3;
 const FORMAT_KEY: &[u8] = b"pushmesh-registry-format";
+/// Set while a rewrite is under way, so an interrupted one is told apart from a rollback.
+const REWRITING_KEY: &[u8] = b"pushmesh-registry-rewriting";
 const LEGACY_DEVICES: &str = "devices";
 const LEGACY_USERS: &str = "users";
 
@@ -29,14 +31,33 @@ struct LegacyDevice {
 }
 
 pub(super) fn to_current(s: &SledDevices) -> Result<(), StoreError> {
-    if s.db.get(FORMAT_KEY)?.as_deref() == Some(&[FORMAT][..]) {
-        return Ok(());
+    match s.db.get(FORMAT_KEY)?.as_deref() {
+        Some(&[mark]) if mark == FORMAT => return Ok(()),
+        Some(&[mark]) if mark > FORMAT => {
+            return Err(StoreError::Format(format!(
+                "it is format {mark}, and this build reads formats 1 to {FORMAT}: \
+                 run a build at least as new as the one that wrote it"
+            )))
+        }
+        _ => {}
     }
     let legacy =
         s.db.tree_names()
             .iter()
             .any(|name| name.as_ref() == LEGACY_DEVICES.as_bytes());
     if legacy {
+        // Format-3 devices beside legacy ones, with no rewrite under way, mean an older build
+        // ran on this store after the upgrade (a rollback): rewriting would drop the devices
+        // registered before it.
+        if !s.owners.is_empty() && s.db.get(REWRITING_KEY)?.is_none() {
+            return Err(StoreError::Format(format!(
+                "it holds format-{FORMAT} devices and devices an older build wrote after them \
+                 (a rollback?); restore data_dir/registry from the copy taken before the \
+                 upgrade (docs/operations.md, Upgrading stored data)"
+            )));
+        }
+        s.db.insert(REWRITING_KEY, &[FORMAT])?;
+        s.db.flush()?;
         let moved = rewrite(s)?;
         tracing::info!(
             devices = moved,
@@ -44,6 +65,7 @@ pub(super) fn to_current(s: &SledDevices) -> Result<(), StoreError> {
         );
     }
     s.db.insert(FORMAT_KEY, &[FORMAT])?;
+    s.db.remove(REWRITING_KEY)?;
     s.db.flush()?;
     Ok(())
 }
@@ -170,6 +192,55 @@ mod tests {
             again.devices_of("app", "alice").unwrap(),
             alice,
             "reopens as format 3"
+        );
+    }
+
+    #[test]
+    fn an_older_build_run_after_the_upgrade_is_refused_not_wiped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = {
+            let s = SledDevices::open(dir.path(), 1 << 20).unwrap();
+            let (p, _) = s.register("app", Vendor::Fcm, "tok", None, None).unwrap();
+            s.bind("app", &p, "alice").unwrap();
+            s.flush().unwrap();
+            p
+        };
+        {
+            // What a format-2 build does on opening it: its own trees, its own mark.
+            let db = store::open(dir.path(), 1 << 20).unwrap();
+            db.open_tree(LEGACY_DEVICES).unwrap();
+            db.open_tree(LEGACY_USERS).unwrap();
+            db.insert(FORMAT_KEY, &[2]).unwrap();
+            db.flush().unwrap();
+        }
+        let refused = SledDevices::open(dir.path(), 1 << 20)
+            .err()
+            .expect("refused");
+        assert!(refused.to_string().contains("rollback"), "{refused}");
+        let db = store::open(dir.path(), 1 << 20).unwrap();
+        let owners = db.open_tree("owners").unwrap();
+        assert!(
+            owners.get(key(&["app", &p])).unwrap().is_some(),
+            "nothing wiped"
+        );
+    }
+
+    #[test]
+    fn a_newer_format_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = store::open(dir.path(), 1 << 20).unwrap();
+            db.insert(FORMAT_KEY, &[FORMAT + 1]).unwrap();
+            db.flush().unwrap();
+        }
+        let refused = SledDevices::open(dir.path(), 1 << 20)
+            .err()
+            .expect("refused");
+        assert!(
+            refused
+                .to_string()
+                .contains(&format!("format {}", FORMAT + 1)),
+            "{refused}"
         );
     }
 }
