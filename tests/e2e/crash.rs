@@ -135,6 +135,12 @@ fn sigterm(mesh: &mut Mesh, service: &'static str) {
         mesh.terminate_process(service),
         "{service} exits with success on SIGTERM"
     );
+    // Operators alert on ERROR lines: a clean stop must not write one.
+    let log = mesh.process_log(service);
+    assert!(
+        !log.contains("ERROR"),
+        "{service} logged an error on a clean stop:\n{log}"
+    );
 }
 
 // An upstream stage's redelivery re-resolves to the same (message, device) pairs, which the
@@ -198,6 +204,21 @@ async fn sigterm_of_the_fcm_dispatcher_finishes_its_batch_and_doubles_nothing() 
     )
     .await;
     assert_eq!((f.lost, f.duplicates), (0, 0));
+}
+
+/// Operators alert on ERROR lines: an idle service stopped with SIGTERM writes none (lapin used
+/// to log the race between a dropped channel's close and the connection's as one).
+#[actix_rt::test]
+async fn a_clean_stop_logs_no_error() {
+    let mut mesh = Mesh::start_with(MeshOptions {
+        processes: &["presence", "dispatch-fcm"],
+        ..Default::default()
+    })
+    .await;
+    for service in ["presence", "dispatch-fcm"] {
+        mesh.start_process(service).await;
+        sigterm(&mut mesh, service);
+    }
 }
 
 /// SIGTERM while the vendor's circuit is open: the dispatcher does not wait out the cool-down;

@@ -61,6 +61,11 @@ impl Mesh {
         wait_ready(&self.http, self.ports.of(service), service).await;
     }
 
+    /// What `service` has written to stderr (its log) so far, over all its starts.
+    pub fn process_log(&self, service: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("{service}.log"))).unwrap_or_default()
+    }
+
     /// The last lines each process wrote, printed when a test fails: its temp dir goes with it.
     pub(crate) fn print_process_logs(&self) {
         let Ok(entries) = std::fs::read_dir(self.dir.path()) else {

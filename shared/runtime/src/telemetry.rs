@@ -9,6 +9,7 @@ pub fn init(service: &str, filter: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_writer(std::io::stderr)
         .try_init();
     tracing::info!(service, version = env!("CARGO_PKG_VERSION"), "starting");
 }

@@ -19,6 +19,18 @@ pub struct BatchConsumer {
 }
 
 impl BatchConsumer {
+    /// Closes the channel and waits for the broker (see `Publisher::close`); what was delivered
+    /// and not acked goes back to the queue.
+    pub async fn close(self) {
+        if let Err(e) = self
+            .channel
+            .close(200, "pushmesh stage stopped".into())
+            .await
+        {
+            tracing::debug!(queue = %self.queue, error = %e, "closing the consumer channel");
+        }
+    }
+
     pub async fn open(
         conn: &Connection,
         queue: &str,

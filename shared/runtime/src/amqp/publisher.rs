@@ -78,6 +78,19 @@ impl Publisher {
         Ok(Publisher { channel })
     }
 
+    /// Closes the channel and waits for the broker. A channel left to its drop closes itself in
+    /// the background, racing the connection's close, and lapin logs the loser as an ERROR
+    /// ("invalid channel state: Closing") on every clean stop.
+    pub async fn close(&self) {
+        if let Err(e) = self
+            .channel
+            .close(200, "pushmesh stage stopped".into())
+            .await
+        {
+            tracing::debug!(error = %e, "closing the publisher channel");
+        }
+    }
+
     /// Writes every message to the channel, pipelined, and returns without waiting for the
     /// broker: [`Confirms::confirmed`] does that, so a stage can take its next batch meanwhile.
     /// Until it says Ok, the caller must not ack what produced them (on any failure they are

@@ -208,10 +208,13 @@ pub async fn run_stage<H: StageHandler>(
                 Some(settled) => {
                     consumer.ack_through(&finished(settled)?).await?;
                 }
-                None => return Ok(()),
+                None => break,
             },
         };
     }
+    consumer.close().await;
+    publisher.close().await;
+    Ok(())
 }
 
 /// A batch's outputs confirmed, then its commit run.
