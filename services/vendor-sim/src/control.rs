@@ -23,8 +23,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Requests that delivered to at least one token, oldest first, and how many access tokens
-/// were issued.
+/// Requests that delivered to at least one token, oldest first, how many access tokens were
+/// issued, and how many requests are being held by `latency` right now.
 async fn messages(state: web::Data<SimState>, vendor: web::Path<String>) -> HttpResponse {
     state.with(&vendor, |v| {
         let accepted: Vec<_> = v
@@ -36,6 +36,7 @@ async fn messages(state: web::Data<SimState>, vendor: web::Path<String>) -> Http
             "messages": accepted,
             "tokens_issued": v.tokens_issued,
             "connections": v.connections,
+            "held": v.held,
         }))
     })
 }

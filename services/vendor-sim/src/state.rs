@@ -43,6 +43,9 @@ pub struct VendorState {
     pub latency_ms: u64,
     /// When not empty, `latency_ms` slows only requests to these tokens (FCM): one slow device.
     pub latency_tokens: HashSet<String>,
+    /// FCM send requests received and now waiting out `latency_ms`: a test knows a slow request
+    /// is at the vendor, not on its way.
+    pub held: u64,
     /// Benchmarks: keep only each request's time, tokens and payload, not its whole body.
     pub compact: bool,
     /// Connections accepted (the APNs stand-in counts them: APNs treats churn as abuse).

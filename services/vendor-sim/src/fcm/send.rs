@@ -32,7 +32,9 @@ pub async fn send(
         }
     });
     if latency > 0 {
+        state.with(VENDOR, |v| v.held += 1);
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+        state.with(VENDOR, |v| v.held -= 1);
     }
     let now = now_ms();
     let bearer = crate::bearer(&req);
