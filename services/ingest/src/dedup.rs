@@ -1,16 +1,11 @@
 //! Which message ids ingest has already passed on, within the dedup window.
 
-use pushmesh_runtime::recent::RecentIds;
-use pushmesh_runtime::store;
+use pushmesh_runtime::recent::{RecentError, RecentIds};
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
-pub enum DedupError {
-    #[error(transparent)]
-    Open(#[from] store::OpenError),
-    #[error("dedup store failed: {0}")]
-    Io(#[from] sled::Error),
-}
+#[error("dedup store failed: {0}")]
+pub struct DedupError(#[from] RecentError);
 
 /// A message's key: a hash of (app id, message id); see [`pushmesh_runtime::recent::key`].
 pub type DedupKey = [u8; 16];
@@ -27,31 +22,38 @@ pub trait DedupStore: Send + Sync + 'static {
     fn purge(&self, before_ms: u64) -> Result<usize, DedupError>;
 }
 
-/// sled, one tree per eighth of the dedup window: a lookup reads at most nine small trees and
-/// purging drops whole trees. The value is the time recorded, so the window is exact.
-pub struct SledDedup {
-    db: sled::Db,
+/// The page cache: a lookup of a recent id finds its pages here, older ones come from the file.
+const CACHE_BYTES: usize = 8 * 1024 * 1024;
+
+/// One table per eighth of the dedup window in `<data_dir>/ingest.redb`: a lookup reads at
+/// most nine small tables and purging deletes whole tables. The value is the time recorded,
+/// so the window is exact.
+pub struct DiskDedup {
     seen: RecentIds,
 }
 
-impl SledDedup {
-    pub fn open(dir: &Path, window_ms: u64) -> Result<Self, DedupError> {
-        let db = store::open(dir, 8 * 1024 * 1024)?;
-        // Trees of the format before time buckets (docs/operations.md, Upgrading stored data).
-        for old in ["seen", "by_time"] {
-            db.drop_tree(old)?;
+impl DiskDedup {
+    /// Opens `<data_dir>/ingest.redb`, importing (then removing) the sled folder
+    /// `<data_dir>/ingest` an older build kept (docs/operations.md, Upgrading stored data).
+    pub fn open(data_dir: &Path, window_ms: u64) -> Result<Self, DedupError> {
+        let seen = RecentIds::open(
+            &data_dir.join("ingest.redb"),
+            "seen",
+            window_ms / 8,
+            CACHE_BYTES,
+        )?;
+        let imported = seen.import_sled(&data_dir.join("ingest"), &[])?;
+        if imported > 0 {
+            tracing::info!(imported, "dedup ids imported from the older sled store");
         }
-        Ok(SledDedup {
-            seen: RecentIds::open(&db, "seen", window_ms / 8)?,
-            db,
-        })
+        Ok(DiskDedup { seen })
     }
 }
 
-impl DedupStore for SledDedup {
+impl DedupStore for DiskDedup {
     fn seen_since(&self, key: &DedupKey, since_ms: u64) -> Result<bool, DedupError> {
         Ok(match self.seen.get_since(since_ms, key)? {
-            Some(at) => u64::from_be_bytes(at.as_ref().try_into().unwrap_or([0; 8])) >= since_ms,
+            Some(at) => u64::from_be_bytes(at.try_into().unwrap_or([0; 8])) >= since_ms,
             None => false,
         })
     }
@@ -60,15 +62,18 @@ impl DedupStore for SledDedup {
         if keys.is_empty() {
             return Ok(());
         }
-        for key in keys {
-            self.seen.insert(at_ms, key, &at_ms.to_be_bytes())?;
-        }
-        self.db.flush()?;
+        let at = at_ms.to_be_bytes();
+        let entries: Vec<_> = keys.iter().map(|k| (at_ms, k, at)).collect();
+        self.seen.insert(&entries)?;
+        self.seen.flush()?;
         Ok(())
     }
 
     fn purge(&self, before_ms: u64) -> Result<usize, DedupError> {
-        Ok(self.seen.drop_before(before_ms)?)
+        let purged = self.seen.drop_before(before_ms)?;
+        // Deleted tables' pages are reused only once the deletion is durable.
+        self.seen.flush()?;
+        Ok(purged)
     }
 }
 
@@ -86,12 +91,12 @@ mod tests {
             recent::key(&[b"c"]),
         );
         {
-            let s = SledDedup::open(dir.path(), 8_000).unwrap();
+            let s = DiskDedup::open(dir.path(), 8_000).unwrap();
             s.record(&[a], 1_000).unwrap();
             s.record(&[b], 5_000).unwrap();
             assert!(!s.seen_since(&c, 0).unwrap());
         }
-        let s = SledDedup::open(dir.path(), 8_000).unwrap();
+        let s = DiskDedup::open(dir.path(), 8_000).unwrap();
         assert!(s.seen_since(&a, 500).unwrap());
         assert!(!s.seen_since(&a, 1_001).unwrap(), "outside the window");
         assert_eq!(s.purge(2_000).unwrap(), 1);

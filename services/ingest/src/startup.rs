@@ -1,6 +1,6 @@
 //! Building and running ingest: `main` and the tests start it the same way.
 
-use crate::dedup::{DedupError, SledDedup};
+use crate::dedup::{DedupError, DiskDedup};
 use crate::handler::IngestHandler;
 use pushmesh_runtime::amqp::{run_stage, supervise, topology, StageMetrics};
 use pushmesh_runtime::ops::{self, ListenError, Ops};
@@ -19,7 +19,7 @@ pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
     settings: Arc<Settings>,
-    store: Arc<SledDedup>,
+    store: Arc<DiskDedup>,
     ops: Ops,
     shutdown: Shutdown,
 }
@@ -27,8 +27,8 @@ pub struct Application {
 impl Application {
     /// Binds the HTTP listener (`listen.ingest`; port 0 picks a free one) and opens the store.
     pub fn build(settings: Settings, shutdown: Shutdown) -> Result<Self, StartError> {
-        let store = Arc::new(SledDedup::open(
-            &settings.data_dir.join("ingest"),
+        let store = Arc::new(DiskDedup::open(
+            &settings.data_dir,
             settings.ingest.dedup_window_s * 1000,
         )?);
         let ops = Ops::new("ingest");

@@ -5,7 +5,7 @@ use crate::limits::{
     day_offset_ms, default_requests_per_s, DailyQuota, LimitSettings, RateLimits, LIMIT_KEYS,
 };
 use crate::retry::RetryPolicy;
-use crate::sent::{SentStore, SledSent};
+use crate::sent::{DiskSent, SentStore};
 use crate::{DispatchHandler, DispatchMetrics, VendorActor, VendorApi};
 use actix::Actor;
 use pushmesh_contract::Vendor;
@@ -88,7 +88,7 @@ impl<V: VendorApi> Application<V> {
         shutdown: Shutdown,
     ) -> Result<Self, StartError> {
         let addr = settings.dispatch_listen(vendor);
-        let sent = Arc::new(SledSent::open(&settings.data_dir.join(service))?);
+        let sent = Arc::new(DiskSent::open(&settings.data_dir, service)?);
         let ops = Ops::new(service);
         let (server, port) = ops::serve(addr, ops.clone(), |_| {})?;
         Ok(Application {

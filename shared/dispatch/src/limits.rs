@@ -114,12 +114,13 @@ impl DailyQuota {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sent::SledSent;
+    use crate::sent::DiskSent;
 
     #[test]
     fn quota_counts_per_day_and_resets() {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn SentStore> = Arc::new(SledSent::open(dir.path()).unwrap());
+        let store: Arc<dyn SentStore> =
+            Arc::new(DiskSent::open(dir.path(), "dispatch-fcm").unwrap());
         let q = DailyQuota {
             limit: 3,
             day_ms: 1_000,
@@ -144,7 +145,8 @@ mod tests {
     #[test]
     fn china_days_turn_at_beijing_midnight() {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn SentStore> = Arc::new(SledSent::open(dir.path()).unwrap());
+        let store: Arc<dyn SentStore> =
+            Arc::new(DiskSent::open(dir.path(), "dispatch-fcm").unwrap());
         let q = DailyQuota {
             limit: 1,
             day_ms: 86_400_000,

@@ -6,8 +6,8 @@
 use pushmesh_contract::codec;
 use pushmesh_contract::public::OutcomeStatus;
 use pushmesh_contract::stage::DevicePush;
-use pushmesh_runtime::recent::{self, RecentIds};
-use pushmesh_runtime::store;
+use pushmesh_runtime::recent::{self, RecentError, RecentIds};
+use redb::{ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -19,18 +19,20 @@ pub struct Settled {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum SentError {
-    #[error(transparent)]
-    Open(#[from] store::OpenError),
-    #[error("sent-push store failed: {0}")]
-    Io(#[from] sled::Error),
+#[error("sent-push store failed: {0}")]
+pub struct SentError(#[from] RecentError);
+
+impl From<redb::Error> for SentError {
+    fn from(e: redb::Error) -> Self {
+        SentError(e.into())
+    }
 }
 
-/// Behind a trait because sled 0.34 calls itself beta.
+/// Behind a trait so the engine can change (it did: docs/benchmarks.md, change 9).
 pub trait SentStore: Send + Sync + 'static {
     fn get(&self, push: &DevicePush) -> Result<Option<Settled>, SentError>;
-    /// Recorded at once (sled makes it durable within its flush interval, and `flush` forces it).
-    fn put(&self, push: &DevicePush, settled: &Settled) -> Result<(), SentError>;
+    /// Records settled pushes in one write, durable at the next `flush`.
+    fn put(&self, settled: &[(DevicePush, Settled)]) -> Result<(), SentError>;
     fn flush(&self) -> Result<(), SentError>;
     /// Forgets pushes that expired before `now_ms` (by the hour, so some stay up to an hour
     /// longer); returns how many.
@@ -42,19 +44,21 @@ pub trait SentStore: Send + Sync + 'static {
 /// How long a settled-push bucket spans: pushes are filed by the hour they expire in.
 const BUCKET_MS: u64 = 3_600_000;
 
-/// sled: settled pushes filed by expiry hour (see [`key`]), so a lookup reads one tree and
-/// expiry drops whole trees (see [`RecentIds`]).
-pub struct SledSent {
-    db: sled::Db,
+/// The page cache: lookups are of pushes settled moments ago, whose pages are still here.
+const CACHE_BYTES: usize = 8 * 1024 * 1024;
+
+/// Quota counters, by app and day, beside the buckets.
+const COUNTERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("counters");
+
+/// Settled pushes filed by expiry hour in `<data_dir>/<service>.redb` (see [`RecentIds`]), so a
+/// lookup reads one table and expiry deletes whole tables; the quota counters beside them.
+pub struct DiskSent {
     settled: RecentIds,
-    /// Quota counters, by app and day.
-    counters: sled::Tree,
 }
 
 /// The push's expiry, then a hash of app, message, device and the replay count (a replayed
-/// push is a new send). Expiry first keeps writes near the end of the tree, where sled's cache
-/// holds them: with the hash alone every write hit a random page, and a million of them left a
-/// dispatcher spinning on page reads.
+/// push is a new send). Expiry first keeps writes near the end of the table, where the cache
+/// holds them, rather than on a random page each.
 fn key(p: &DevicePush) -> [u8; 24] {
     let mut k = [0; 24];
     k[..8].copy_from_slice(&p.expires_at_ms.to_be_bytes());
@@ -67,20 +71,28 @@ fn key(p: &DevicePush) -> [u8; 24] {
     k
 }
 
-impl SledSent {
-    pub fn open(dir: &Path) -> Result<Self, SentError> {
-        let db = store::open(dir, 8 * 1024 * 1024)?;
-        // The tree of the format before time buckets (docs/operations.md, Upgrading stored data).
-        db.drop_tree("settled")?;
-        Ok(SledSent {
-            settled: RecentIds::open(&db, "settled", BUCKET_MS)?,
-            counters: db.open_tree("counters")?,
-            db,
-        })
+impl DiskSent {
+    /// Opens `<data_dir>/<service>.redb`, importing (then removing) the sled folder
+    /// `<data_dir>/<service>` an older build kept (docs/operations.md, Upgrading stored data).
+    pub fn open(data_dir: &Path, service: &str) -> Result<Self, SentError> {
+        let settled = RecentIds::open(
+            &data_dir.join(format!("{service}.redb")),
+            "settled",
+            BUCKET_MS,
+            CACHE_BYTES,
+        )?;
+        let imported = settled.import_sled(&data_dir.join(service), &["counters"])?;
+        if imported > 0 {
+            tracing::info!(
+                imported,
+                "settled pushes and quota counters imported from sled"
+            );
+        }
+        Ok(DiskSent { settled })
     }
 }
 
-impl SentStore for SledSent {
+impl SentStore for DiskSent {
     fn get(&self, push: &DevicePush) -> Result<Option<Settled>, SentError> {
         Ok(self
             .settled
@@ -88,27 +100,37 @@ impl SentStore for SledSent {
             .and_then(|v| codec::decode(&v).ok()))
     }
 
-    fn put(&self, push: &DevicePush, settled: &Settled) -> Result<(), SentError> {
-        self.settled
-            .insert(push.expires_at_ms, &key(push), &codec::encode(settled))?;
+    fn put(&self, settled: &[(DevicePush, Settled)]) -> Result<(), SentError> {
+        let entries: Vec<_> = settled
+            .iter()
+            .map(|(p, s)| (p.expires_at_ms, key(p), codec::encode(s)))
+            .collect();
+        self.settled.insert(&entries)?;
         Ok(())
     }
 
     fn flush(&self) -> Result<(), SentError> {
-        self.db.flush()?;
+        self.settled.flush()?;
         Ok(())
     }
 
     fn take_up_to(&self, key: &str, n: u64, limit: u64) -> Result<u64, SentError> {
-        let mut granted = 0;
-        self.counters.fetch_and_update(key, |old| {
-            let used = old
-                .and_then(|v| v.try_into().ok())
+        let write = recent::begin_write(self.settled.database())?;
+        let granted = {
+            let mut counters = write.open_table(COUNTERS).map_err(redb::Error::from)?;
+            let used = counters
+                .get(key.as_bytes())
+                .map_err(redb::Error::from)?
+                .and_then(|v| v.value().try_into().ok())
                 .map(u64::from_be_bytes)
                 .unwrap_or(0);
-            granted = n.min(limit.saturating_sub(used));
-            Some((used + granted).to_be_bytes().to_vec())
-        })?;
+            let granted = n.min(limit.saturating_sub(used));
+            counters
+                .insert(key.as_bytes(), &(used + granted).to_be_bytes()[..])
+                .map_err(redb::Error::from)?;
+            granted
+        };
+        write.commit().map_err(redb::Error::from)?;
         Ok(granted)
     }
 
@@ -156,12 +178,15 @@ mod tests {
         };
         let (early, late) = (BUCKET_MS + 100, 3 * BUCKET_MS + 900);
         {
-            let s = SledSent::open(dir.path()).unwrap();
-            s.put(&push("m1", early), &settled).unwrap();
-            s.put(&push("m2", late), &settled).unwrap();
+            let s = DiskSent::open(dir.path(), "dispatch-fcm").unwrap();
+            s.put(&[
+                (push("m1", early), settled.clone()),
+                (push("m2", late), settled.clone()),
+            ])
+            .unwrap();
             s.flush().unwrap();
         }
-        let s = SledSent::open(dir.path()).unwrap();
+        let s = DiskSent::open(dir.path(), "dispatch-fcm").unwrap();
         assert_eq!(s.get(&push("m1", early)).unwrap(), Some(settled));
         assert_eq!(s.get(&push("m3", early)).unwrap(), None);
         assert_eq!(s.purge(early + 1).unwrap(), 0, "its hour has not passed");
@@ -173,14 +198,14 @@ mod tests {
     #[test]
     fn a_replay_is_a_new_send() {
         let dir = tempfile::tempdir().unwrap();
-        let s = SledSent::open(dir.path()).unwrap();
+        let s = DiskSent::open(dir.path(), "dispatch-fcm").unwrap();
         let settled = Settled {
             status: OutcomeStatus::Failed,
             vendor_message_id: None,
             detail: Some("retries ran out".into()),
         };
         let first = push("m", 5_000);
-        s.put(&first, &settled).unwrap();
+        s.put(&[(first.clone(), settled)]).unwrap();
         let replayed = DevicePush {
             replays: 1,
             ..first.clone()

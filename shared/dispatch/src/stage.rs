@@ -348,10 +348,7 @@ impl<V: VendorApi> Shared<V> {
     }
 
     fn record(&self, settled: &[(DevicePush, Settled)]) -> Result<(), AmqpError> {
-        for (push, s) in settled {
-            self.sent.put(push, s).map_err(AmqpError::stage)?;
-        }
-        Ok(())
+        self.sent.put(settled).map_err(AmqpError::stage)
     }
 }
 

@@ -24,7 +24,7 @@ const BASE_PORT: u16 = 19_100;
 pub struct Mesh {
     pub vhost: String,
     /// Holds the settings file, data and logs until the mesh is dropped.
-    pub _dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
     pub children: Vec<(&'static str, Child)>,
     pub http: reqwest::Client,
 }
@@ -184,7 +184,7 @@ impl Mesh {
         }
         let mesh = Mesh {
             vhost,
-            _dir: dir,
+            dir,
             children,
             http: reqwest::Client::new(),
         };
@@ -208,7 +208,14 @@ impl Mesh {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        bail!("{service} did not become ready")
+        let log = std::fs::read_to_string(self.dir.path().join(format!("{service}.log")))
+            .unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(20).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        bail!(
+            "{service} did not become ready; its log ends:\n{}",
+            tail.join("\n")
+        )
     }
 
     pub fn amqp_url(&self) -> String {
