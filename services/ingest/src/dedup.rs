@@ -3,8 +3,9 @@
 use pushmesh_runtime::recent::{RecentError, RecentIds};
 use std::path::Path;
 
+/// The store's error names the file and what failed.
 #[derive(Debug, thiserror::Error)]
-#[error("dedup store failed: {0}")]
+#[error(transparent)]
 pub struct DedupError(#[from] RecentError);
 
 /// A message's key: a hash of (app id, message id); see [`pushmesh_runtime::recent::key`].
@@ -44,7 +45,7 @@ impl DiskDedup {
         )?;
         let imported = seen.import_sled(&data_dir.join("ingest"), &[])?;
         if imported > 0 {
-            tracing::info!(imported, "dedup ids imported from the older sled store");
+            tracing::info!(imported, "entries imported from the older sled store");
         }
         Ok(DiskDedup { seen })
     }
@@ -64,7 +65,7 @@ impl DedupStore for DiskDedup {
         }
         let at = at_ms.to_be_bytes();
         let entries: Vec<_> = keys.iter().map(|k| (at_ms, k, at)).collect();
-        self.seen.insert(&entries)?;
+        self.seen.insert(&entries);
         self.seen.flush()?;
         Ok(())
     }

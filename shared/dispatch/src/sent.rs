@@ -18,20 +18,15 @@ pub struct Settled {
     pub detail: Option<String>,
 }
 
+/// The store's error names the file and what failed.
 #[derive(Debug, thiserror::Error)]
-#[error("sent-push store failed: {0}")]
+#[error(transparent)]
 pub struct SentError(#[from] RecentError);
-
-impl From<redb::Error> for SentError {
-    fn from(e: redb::Error) -> Self {
-        SentError(e.into())
-    }
-}
 
 /// Behind a trait so the engine can change (it did: docs/benchmarks.md, change 9).
 pub trait SentStore: Send + Sync + 'static {
     fn get(&self, push: &DevicePush) -> Result<Option<Settled>, SentError>;
-    /// Records settled pushes in one write, durable at the next `flush`.
+    /// Records settled pushes, durable at the next `flush` (and found by `get` at once).
     fn put(&self, settled: &[(DevicePush, Settled)]) -> Result<(), SentError>;
     fn flush(&self) -> Result<(), SentError>;
     /// Forgets pushes that expired before `now_ms` (by the hour, so some stay up to an hour
@@ -83,10 +78,7 @@ impl DiskSent {
         )?;
         let imported = settled.import_sled(&data_dir.join(service), &["counters"])?;
         if imported > 0 {
-            tracing::info!(
-                imported,
-                "settled pushes and quota counters imported from sled"
-            );
+            tracing::info!(imported, "entries imported from the older sled store");
         }
         Ok(DiskSent { settled })
     }
@@ -105,7 +97,7 @@ impl SentStore for DiskSent {
             .iter()
             .map(|(p, s)| (p.expires_at_ms, key(p), codec::encode(s)))
             .collect();
-        self.settled.insert(&entries)?;
+        self.settled.insert(&entries);
         Ok(())
     }
 
@@ -115,22 +107,22 @@ impl SentStore for DiskSent {
     }
 
     fn take_up_to(&self, key: &str, n: u64, limit: u64) -> Result<u64, SentError> {
-        let write = recent::begin_write(self.settled.database())?;
-        let granted = {
-            let mut counters = write.open_table(COUNTERS).map_err(redb::Error::from)?;
-            let used = counters
-                .get(key.as_bytes())
-                .map_err(redb::Error::from)?
-                .and_then(|v| v.value().try_into().ok())
-                .map(u64::from_be_bytes)
-                .unwrap_or(0);
-            let granted = n.min(limit.saturating_sub(used));
-            counters
-                .insert(key.as_bytes(), &(used + granted).to_be_bytes()[..])
-                .map_err(redb::Error::from)?;
-            granted
-        };
-        write.commit().map_err(redb::Error::from)?;
+        let granted = self.settled.with_db("count quota", |db| {
+            let write = recent::begin_write(db)?;
+            let granted = {
+                let mut counters = write.open_table(COUNTERS)?;
+                let used = counters
+                    .get(key.as_bytes())?
+                    .and_then(|v| v.value().try_into().ok())
+                    .map(u64::from_be_bytes)
+                    .unwrap_or(0);
+                let granted = n.min(limit.saturating_sub(used));
+                counters.insert(key.as_bytes(), &(used + granted).to_be_bytes()[..])?;
+                granted
+            };
+            write.commit()?;
+            Ok(granted)
+        })?;
         Ok(granted)
     }
 

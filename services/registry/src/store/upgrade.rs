@@ -52,7 +52,7 @@ pub(super) fn to_current(s: &SledDevices) -> Result<(), StoreError> {
         if !s.owners.is_empty() && s.db.get(REWRITING_KEY)?.is_none() {
             return Err(StoreError::Format(format!(
                 "it holds format-{FORMAT} devices and devices an older build wrote after them \
-                 (a rollback?); restore data_dir/registry from the copy taken before the \
+                 (a rollback?); restore data_dir/registry-<shard> from the copy taken before the \
                  upgrade (docs/operations.md, Upgrading stored data)"
             )));
         }

@@ -1,52 +1,100 @@
 //! Importing what a build before change 9 (docs/benchmarks.md) kept in sled: its bucket trees
-//! have the names our tables have, so they are copied as they are and the old folder removed.
+//! have the names our tables have, so they are copied over, and the old folder is removed.
 
-use super::{begin_write, RecentError, RecentIds, Table};
+use super::{RecentError, RecentIds, Table};
+use redb::{Database, ReadableTable};
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 impl RecentIds {
-    /// If `dir` holds an older build's sled store, copies its `<name>/<bucket>` trees and the
-    /// trees named in `also` into this file, makes them durable and removes `dir`; returns how
-    /// many entries came over. A crash part-way imports the same entries again at the next
-    /// open (nothing is written between the import and the removal).
-    pub fn import_sled(&self, dir: &Path, also: &[&str]) -> Result<usize, RecentError> {
+    /// If `dir` holds an older build's sled store, copies its `<name>/<bucket>` trees (entries
+    /// not already here) and adds its `counters` trees (big-endian u64 values) to the counts
+    /// here, makes that durable, then moves `dir` aside and removes it; returns how many
+    /// entries came over. A crash before the move imports again at the next start (counters
+    /// count twice then, which only defers pushes); one after it leaves nothing to import.
+    pub fn import_sled(&self, dir: &Path, counters: &[&str]) -> Result<usize, RecentError> {
+        let aside = aside(dir);
+        remove_aside(&aside);
         if !dir.join("conf").exists() {
             return Ok(0);
         }
-        let import_error = |source: sled::Error| RecentError::Import {
+        let import_error = |cause: String| RecentError::Import {
             path: dir.display().to_string(),
-            source,
+            cause,
         };
-        let old = crate::store::open(dir, 1 << 20).map_err(|e| import_error(e.source))?;
+        let old = crate::store::open(dir, 1 << 20).map_err(|e| import_error(e.to_string()))?;
+        let copied = self
+            .with_db("import", |db| self.copy_trees(db, &old, counters))
+            .map_err(|e| import_error(e.to_string()))?;
+        drop(old);
+        self.flush()?;
+        std::fs::rename(dir, &aside).map_err(|e| import_error(format!("moving it aside: {e}")))?;
+        remove_aside(&aside);
+        Ok(copied)
+    }
+
+    fn copy_trees(
+        &self,
+        db: &Database,
+        old: &sled::Db,
+        counters: &[&str],
+    ) -> Result<usize, redb::Error> {
         let prefix = format!("{}/", self.name);
-        let write = begin_write(&self.db)?;
+        let write = super::begin_write(db)?;
         let (mut copied, mut buckets) = (0, BTreeSet::<u64>::new());
         for tree_name in old.tree_names() {
             let Ok(name) = std::str::from_utf8(&tree_name) else {
                 continue;
             };
             let bucket: Option<u64> = name.strip_prefix(&prefix).and_then(|b| b.parse().ok());
-            if bucket.is_none() && !also.contains(&name) {
+            let is_counter = counters.contains(&name);
+            if bucket.is_none() && !is_counter {
                 // sled's default tree, and the single trees of the format before time buckets.
                 continue;
             }
-            let tree = old.open_tree(&tree_name).map_err(import_error)?;
-            let mut table = write
-                .open_table(Table::new(name))
-                .map_err(redb::Error::from)?;
+            let tree = old.open_tree(&tree_name).map_err(sled_error)?;
+            let mut table = write.open_table(Table::new(name))?;
             for pair in tree.iter() {
-                let (k, v) = pair.map_err(import_error)?;
-                table.insert(&k[..], &v[..]).map_err(redb::Error::from)?;
+                let (k, v) = pair.map_err(sled_error)?;
+                let here = table.get(&k[..])?.map(|g| g.value().to_vec());
+                let value = match (is_counter, here) {
+                    (true, Some(here)) => (count(&here) + count(&v)).to_be_bytes().to_vec(),
+                    (false, Some(_)) => continue,
+                    (_, None) => v.to_vec(),
+                };
+                table.insert(&k[..], &value[..])?;
                 copied += 1;
             }
             buckets.extend(bucket);
         }
-        write.commit().map_err(redb::Error::from)?;
-        self.flush()?;
-        drop(old);
-        std::fs::remove_dir_all(dir).map_err(|e| import_error(sled::Error::Io(e)))?;
         self.lock().extend(buckets);
+        write.commit()?;
         Ok(copied)
+    }
+}
+
+fn count(v: &[u8]) -> u64 {
+    v.try_into().map(u64::from_be_bytes).unwrap_or(0)
+}
+
+fn sled_error(e: sled::Error) -> redb::Error {
+    redb::Error::Io(std::io::Error::other(format!(
+        "reading the sled store: {e}"
+    )))
+}
+
+fn aside(dir: &Path) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(".imported");
+    dir.with_file_name(name)
+}
+
+/// An imported folder already moved aside: its removal failing (or a crash during it) only
+/// leaves disk space, so it is retried at every start and logged, never fatal.
+fn remove_aside(aside: &Path) {
+    if aside.exists() {
+        if let Err(e) = std::fs::remove_dir_all(aside) {
+            tracing::warn!(path = %aside.display(), error = %e, "cannot remove the imported sled store");
+        }
     }
 }

@@ -5,20 +5,24 @@
 //!
 //! redb, not sled (which keeps the registry): sled's resident memory grew 13-24 bytes for every
 //! id it held, whatever its cache, so a dispatcher grew with every push it settled; redb's stays
-//! within its cache (docs/benchmarks.md, change 9). Writes commit without an fsync; [`flush`]
-//! makes everything before it durable, and callers flush before they ack.
+//! within its cache (docs/benchmarks.md, change 9).
 //!
-//! [`flush`]: RecentIds::flush
+//! Inserts wait in memory until [`RecentIds::flush`] writes them in one transaction with one
+//! fsync: callers flush before they ack, and no insert waits for another's fsync. After an I/O
+//! error redb refuses every later write until the file is reopened, so the store reopens it
+//! (repairing it) and the failed call reports the error: the caller's batch is redelivered.
 
 mod import;
+mod pending;
 
+use pending::Pending;
 use redb::{
     Database, Durability, ReadableDatabase, ReadableTableMetadata, TableDefinition, TableHandle,
 };
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, RwLock};
 
 /// The stored form of an id: the first 16 bytes of SHA-256 over its parts, each length-prefixed
 /// (so `("ab", "c")` and `("a", "bc")` differ). Stable across builds and releases, unlike std's
@@ -38,20 +42,20 @@ pub fn key(parts: &[&[u8]]) -> [u8; 16] {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecentError {
-    #[error("cannot open store at {path}: {source}")]
+    // The cause is in the message, not a `source`, so a chain printed whole says it once.
+    #[error("cannot open store at {path}: {cause}")]
     Open {
         path: String,
-        #[source]
-        source: redb::Error,
+        cause: Box<redb::Error>,
     },
-    #[error("cannot import the older store at {path}: {source}")]
-    Import {
+    #[error("cannot import the older store at {path}: {cause}")]
+    Import { path: String, cause: String },
+    #[error("cannot {op} in store {path}: {cause}")]
+    Store {
+        op: &'static str,
         path: String,
-        #[source]
-        source: sled::Error,
+        cause: Box<redb::Error>,
     },
-    #[error(transparent)]
-    Store(#[from] redb::Error),
 }
 
 /// Bytes to bytes: every table here is one of these.
@@ -61,47 +65,46 @@ type Table<'a> = TableDefinition<'a, &'static [u8], &'static [u8]>;
 /// entry is filed under is the caller's choice (when it was seen, when it expires); lookups name
 /// the time or the range of times to search.
 pub struct RecentIds {
-    db: Database,
+    path: PathBuf,
+    cache_bytes: usize,
+    /// `None` only between closing the file after an I/O error and reopening it.
+    db: RwLock<Option<Database>>,
     name: &'static str,
     bucket_ms: u64,
+    /// The bucket tables on disk; changed only while holding redb's single writer, so it
+    /// agrees with the file whatever the order of concurrent flushes and purges.
     buckets: Mutex<BTreeSet<u64>>,
+    pending: Mutex<Pending>,
 }
 
 impl RecentIds {
-    /// Opens (or creates) the file at `path` with a page cache of `cache_bytes`, and the
-    /// buckets already in it under `name`. A file left by a crash is repaired first (tens of
-    /// milliseconds for a hundred megabytes).
+    /// Opens (or creates, with its folder) the file at `path` with a page cache of
+    /// `cache_bytes`, and the buckets already in it under `name`. A file left by a crash is
+    /// repaired first (57 ms for a 107 MB file here).
     pub fn open(
         path: &Path,
         name: &'static str,
         bucket_ms: u64,
         cache_bytes: usize,
     ) -> Result<Self, RecentError> {
-        let open_error = |e: redb::Error| RecentError::Open {
-            path: path.display().to_string(),
-            source: e,
-        };
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| open_error(redb::Error::Io(e)))?;
-        }
-        let db = Database::builder()
-            .set_cache_size(cache_bytes)
-            .create(path)
-            .map_err(|e| open_error(e.into()))?;
+        let db = open_db(path, cache_bytes)?;
         let ids = RecentIds {
-            db,
+            path: path.to_path_buf(),
+            cache_bytes,
+            db: RwLock::new(Some(db)),
             name,
             bucket_ms: bucket_ms.max(1),
             buckets: Mutex::new(BTreeSet::new()),
+            pending: Mutex::new(Pending::default()),
         };
-        let found = ids.buckets_on_disk().map_err(open_error)?;
+        let found = ids.with_db("list tables", |db| ids.buckets_on_disk(db))?;
         *ids.lock() = found;
         Ok(ids)
     }
 
-    fn buckets_on_disk(&self) -> Result<BTreeSet<u64>, redb::Error> {
+    fn buckets_on_disk(&self, db: &Database) -> Result<BTreeSet<u64>, redb::Error> {
         let prefix = format!("{}/", self.name);
-        let read = self.db.begin_read()?;
+        let read = db.begin_read()?;
         let found = read
             .list_tables()?
             .filter_map(|t| t.name().strip_prefix(&prefix)?.parse().ok())
@@ -109,10 +112,43 @@ impl RecentIds {
         Ok(found)
     }
 
-    /// The database, for a caller's own small tables beside the buckets (a dispatcher's quota
-    /// counters); they are flushed with everything else.
-    pub fn database(&self) -> &Database {
-        &self.db
+    /// Runs `f` on the database; after an I/O error, reopens the file before reporting it.
+    pub fn with_db<T>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&Database) -> Result<T, redb::Error>,
+    ) -> Result<T, RecentError> {
+        let result = {
+            let db = self.db.read().unwrap_or_else(|e| e.into_inner());
+            match db.as_ref() {
+                Some(db) => f(db),
+                None => Err(redb::Error::PreviousIo),
+            }
+        };
+        result.map_err(|cause| {
+            if matches!(cause, redb::Error::Io(_) | redb::Error::PreviousIo) {
+                self.reopen();
+            }
+            RecentError::Store {
+                op,
+                path: self.path.display().to_string(),
+                cause: Box::new(cause),
+            }
+        })
+    }
+
+    /// Closes the file and opens it again, which repairs it; writes not yet durable are gone,
+    /// as after a crash (their batches were not acked).
+    fn reopen(&self) {
+        let mut db = self.db.write().unwrap_or_else(|e| e.into_inner());
+        drop(db.take());
+        match open_db(&self.path, self.cache_bytes) {
+            Ok(fresh) => {
+                tracing::warn!(path = %self.path.display(), "store reopened after an I/O error");
+                *db = Some(fresh);
+            }
+            Err(e) => tracing::error!(error = %e, "store cannot be reopened; next call retries"),
+        }
     }
 
     fn bucket(&self, at_ms: u64) -> u64 {
@@ -123,40 +159,30 @@ impl RecentIds {
         format!("{}/{bucket}", self.name)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<u64>> {
+    fn lock(&self) -> MutexGuard<'_, BTreeSet<u64>> {
         // The set only mirrors the tables on disk; a panic elsewhere cannot leave it half-changed.
         self.buckets.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Files each `(at_ms, key, value)` under its time, in one transaction, not yet durable.
-    pub fn insert<K: AsRef<[u8]>, V: AsRef<[u8]>>(
-        &self,
-        entries: &[(u64, K, V)],
-    ) -> Result<(), RecentError> {
-        if entries.is_empty() {
-            return Ok(());
-        }
-        let write = begin_write(&self.db)?;
-        let mut new = BTreeSet::new();
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Files each `(at_ms, key, value)` under its time; written and made durable by the next
+    /// [`flush`](Self::flush), and found by lookups at once.
+    pub fn insert<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, entries: &[(u64, K, V)]) {
+        let mut pending = self.pending();
         for (at_ms, key, value) in entries {
-            let bucket = self.bucket(*at_ms);
-            let name = self.table_name(bucket);
-            let mut table = write
-                .open_table(Table::new(&name))
-                .map_err(redb::Error::from)?;
-            table
-                .insert(key.as_ref(), value.as_ref())
-                .map_err(redb::Error::from)?;
-            new.insert(bucket);
+            pending.put(self.bucket(*at_ms), key.as_ref(), value.as_ref());
         }
-        write.commit().map_err(redb::Error::from)?;
-        self.lock().extend(new);
-        Ok(())
     }
 
     /// The value filed under exactly the bucket of `at_ms`.
     pub fn get_at(&self, at_ms: u64, key: &[u8]) -> Result<Option<Vec<u8>>, RecentError> {
         let bucket = self.bucket(at_ms);
+        if let Some(v) = self.pending().get(key, bucket..=bucket) {
+            return Ok(Some(v));
+        }
         if !self.lock().contains(&bucket) {
             return Ok(None);
         }
@@ -165,12 +191,11 @@ impl RecentIds {
 
     /// The newest value filed at or after `since_ms`'s bucket.
     pub fn get_since(&self, since_ms: u64, key: &[u8]) -> Result<Option<Vec<u8>>, RecentError> {
-        let buckets: Vec<u64> = self
-            .lock()
-            .range(self.bucket(since_ms)..)
-            .rev()
-            .copied()
-            .collect();
+        let first = self.bucket(since_ms);
+        if let Some(v) = self.pending().get(key, first..=u64::MAX) {
+            return Ok(Some(v));
+        }
+        let buckets: Vec<u64> = self.lock().range(first..).rev().copied().collect();
         self.get_in(&buckets, key)
     }
 
@@ -179,57 +204,95 @@ impl RecentIds {
         if buckets.is_empty() {
             return Ok(None);
         }
-        let read = self.db.begin_read().map_err(redb::Error::from)?;
-        for bucket in buckets {
-            let name = self.table_name(*bucket);
-            let table = match read.open_table(Table::new(&name)) {
-                Ok(t) => t,
-                // Deleted by a purge since the bucket set was read.
-                Err(redb::TableError::TableDoesNotExist(_)) => continue,
-                Err(e) => return Err(redb::Error::from(e).into()),
-            };
-            if let Some(v) = table.get(key).map_err(redb::Error::from)? {
-                return Ok(Some(v.value().to_vec()));
+        self.with_db("read", |db| {
+            let read = db.begin_read()?;
+            for bucket in buckets {
+                let name = self.table_name(*bucket);
+                let table = match read.open_table(Table::new(&name)) {
+                    Ok(t) => t,
+                    // Deleted by a purge since the bucket set was read.
+                    Err(redb::TableError::TableDoesNotExist(_)) => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                if let Some(v) = table.get(key)? {
+                    return Ok(Some(v.value().to_vec()));
+                }
             }
-        }
-        Ok(None)
+            Ok(None)
+        })
     }
 
-    /// Deletes every bucket that ends at or before `before_ms` (not yet durable); returns how
-    /// many entries went.
+    /// Writes every insert so far in one transaction and makes it durable (one fsync), with
+    /// any purge before it. Flushes take turns (redb has one writer), so when one returns every
+    /// insert made before it was called is durable. If it fails, the inserts stay pending.
+    pub fn flush(&self) -> Result<(), RecentError> {
+        self.with_db("flush", |db| {
+            let mut write = db.begin_write()?;
+            write.set_durability(Durability::Immediate)?;
+            let batch = self.pending().take();
+            let result = self.write_and_commit(write, &batch);
+            if result.is_err() {
+                self.pending().restore(batch);
+            }
+            result
+        })
+    }
+
+    fn write_and_commit(
+        &self,
+        write: redb::WriteTransaction,
+        batch: &Pending,
+    ) -> Result<(), redb::Error> {
+        for (bucket, entries) in batch.by_bucket() {
+            let name = self.table_name(bucket);
+            let mut table = write.open_table(Table::new(&name))?;
+            for (key, value) in entries {
+                table.insert(key, value)?;
+            }
+        }
+        // Before the commit, while this transaction is the only writer: a bucket set that
+        // names a table not yet written only costs a lookup a miss.
+        self.lock().extend(batch.buckets());
+        write.commit()?;
+        Ok(())
+    }
+
+    /// Deletes every bucket that ends at or before `before_ms`, durable at the next flush;
+    /// returns how many entries went. Lookups skip those buckets from the start.
     pub fn drop_before(&self, before_ms: u64) -> Result<usize, RecentError> {
         let first_kept = self.bucket(before_ms);
-        let old: Vec<u64> = self.lock().range(..first_kept).copied().collect();
-        if old.is_empty() {
-            return Ok(0);
-        }
-        let write = begin_write(&self.db)?;
-        let mut dropped = 0;
-        for bucket in &old {
-            let name = self.table_name(*bucket);
-            if let Ok(t) = write.open_table(Table::new(&name)) {
-                dropped += t.len().map_err(redb::Error::from)? as usize;
+        self.pending().drop_before(first_kept);
+        self.with_db("purge", |db| {
+            let write = begin_write(db)?;
+            // Taken under the writer, so no flush adds one of them back in between.
+            let old: Vec<u64> = {
+                let mut buckets = self.lock();
+                let kept = buckets.split_off(&first_kept);
+                std::mem::replace(&mut *buckets, kept).into_iter().collect()
+            };
+            let result = self.delete_tables(write, &old);
+            if result.is_err() {
+                self.lock().extend(&old);
             }
-            write
-                .delete_table(Table::new(&name))
-                .map_err(redb::Error::from)?;
-        }
-        write.commit().map_err(redb::Error::from)?;
-        let mut buckets = self.lock();
-        for bucket in old {
-            buckets.remove(&bucket);
-        }
-        Ok(dropped)
+            result
+        })
     }
 
-    /// Makes every write before it durable (an fsync).
-    pub fn flush(&self) -> Result<(), RecentError> {
-        let mut write = self.db.begin_write().map_err(redb::Error::from)?;
-        write
-            .set_durability(Durability::Immediate)
-            .map_err(redb::Error::from)?;
-        write.commit().map_err(redb::Error::from)?;
-        Ok(())
+    fn delete_tables(
+        &self,
+        write: redb::WriteTransaction,
+        buckets: &[u64],
+    ) -> Result<usize, redb::Error> {
+        let mut dropped = 0;
+        for bucket in buckets {
+            let name = self.table_name(*bucket);
+            if let Ok(t) = write.open_table(Table::new(&name)) {
+                dropped += t.len()? as usize;
+            }
+            write.delete_table(Table::new(&name))?;
+        }
+        write.commit()?;
+        Ok(dropped)
     }
 
     /// Buckets on disk (for tests and metrics).
@@ -238,12 +301,25 @@ impl RecentIds {
     }
 }
 
-/// A write transaction committed without an fsync: [`RecentIds::flush`] makes it durable.
-pub fn begin_write(db: &Database) -> Result<redb::WriteTransaction, RecentError> {
-    let mut write = db.begin_write().map_err(redb::Error::from)?;
-    write
-        .set_durability(Durability::None)
-        .map_err(redb::Error::from)?;
+fn open_db(path: &Path, cache_bytes: usize) -> Result<Database, RecentError> {
+    let open_error = |cause: redb::Error| RecentError::Open {
+        path: path.display().to_string(),
+        cause: Box::new(cause),
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| open_error(redb::Error::Io(e)))?;
+    }
+    Database::builder()
+        .set_cache_size(cache_bytes)
+        .create(path)
+        .map_err(|e| open_error(e.into()))
+}
+
+/// A write transaction committed without an fsync: the next [`RecentIds::flush`] makes it
+/// durable with everything else.
+pub fn begin_write(db: &Database) -> Result<redb::WriteTransaction, redb::Error> {
+    let mut write = db.begin_write()?;
+    write.set_durability(Durability::None)?;
     Ok(write)
 }
 

@@ -7,6 +7,12 @@ fn open(dir: &Path, name: &'static str, bucket_ms: u64) -> RecentIds {
 }
 
 #[test]
+fn keys_separate_their_parts() {
+    assert_ne!(key(&[b"ab", b"c"]), key(&[b"a", b"bc"]));
+    assert_eq!(key(&[b"a", b"b"]), key(&[b"a", b"b"]));
+}
+
+#[test]
 fn the_folder_is_made_and_a_bad_path_is_named() {
     let dir = tempfile::tempdir().unwrap();
     open(&dir.path().join("data/new"), "seen", 1_000);
@@ -21,21 +27,19 @@ fn the_folder_is_made_and_a_bad_path_is_named() {
 }
 
 #[test]
-fn keys_separate_their_parts() {
-    assert_ne!(key(&[b"ab", b"c"]), key(&[b"a", b"bc"]));
-    assert_eq!(key(&[b"a", b"b"]), key(&[b"a", b"b"]));
-}
-
-#[test]
 fn entries_are_found_in_their_bucket_and_dropped_with_it() {
     let dir = tempfile::tempdir().unwrap();
     let ids = open(dir.path(), "seen", 1_000);
     let (a, b) = (key(&[b"a"]), key(&[b"b"]));
-    ids.insert(&[(1_500, a, b"1"), (3_200, b, b"2")]).unwrap();
-    assert_eq!(ids.get_at(1_999, &a).unwrap().as_deref(), Some(&b"1"[..]));
-    assert_eq!(ids.get_at(3_000, &a).unwrap(), None, "another bucket");
-    assert!(ids.get_since(1_000, &a).unwrap().is_some());
-    assert_eq!(ids.get_since(2_000, &a).unwrap(), None, "older than asked");
+    ids.insert(&[(1_500, a, b"1"), (3_200, b, b"2")]);
+    for flushed in [false, true] {
+        assert_eq!(ids.get_at(1_999, &a).unwrap().as_deref(), Some(&b"1"[..]));
+        assert_eq!(ids.get_at(3_000, &a).unwrap(), None, "another bucket");
+        assert!(ids.get_since(1_000, &a).unwrap().is_some());
+        assert_eq!(ids.get_since(2_000, &a).unwrap(), None, "older than asked");
+        assert_eq!(ids.buckets(), if flushed { 2 } else { 0 });
+        ids.flush().unwrap();
+    }
     assert_eq!(ids.drop_before(3_000).unwrap(), 1);
     assert_eq!(ids.get_since(0, &a).unwrap(), None);
     assert!(ids.get_since(0, &b).unwrap().is_some());
@@ -47,63 +51,136 @@ fn the_newest_bucket_answers_first() {
     let dir = tempfile::tempdir().unwrap();
     let ids = open(dir.path(), "seen", 1_000);
     let a = key(&[b"a"]);
-    ids.insert(&[(1_000, a, b"old")]).unwrap();
-    ids.insert(&[(5_000, a, b"new")]).unwrap();
+    ids.insert(&[(1_000, a, b"old")]);
+    ids.flush().unwrap();
+    ids.insert(&[(5_000, a, b"new")]);
+    assert_eq!(ids.get_since(0, &a).unwrap().as_deref(), Some(&b"new"[..]));
+    ids.flush().unwrap();
     assert_eq!(ids.get_since(0, &a).unwrap().as_deref(), Some(&b"new"[..]));
 }
 
 #[test]
-fn flushed_buckets_survive_a_reopen() {
+fn buckets_survive_a_reopen_and_other_names_are_not_ours() {
     let dir = tempfile::tempdir().unwrap();
     let k = key(&[b"m"]);
     {
         let ids = open(dir.path(), "settled", 60_000);
-        ids.insert(&[(120_000, k, b"x")]).unwrap();
+        ids.insert(&[(120_000, k, b"x")]);
         ids.flush().unwrap();
     }
+    let other = open(dir.path(), "seen", 60_000);
+    assert_eq!(other.buckets(), 0, "another name's tables are not ours");
+    assert_eq!(other.get_since(0, &k).unwrap(), None);
+    drop(other);
     let ids = open(dir.path(), "settled", 60_000);
     assert_eq!(ids.buckets(), 1);
     assert!(ids.get_at(179_999, &k).unwrap().is_some());
     assert_eq!(ids.drop_before(u64::MAX).unwrap(), 1);
     ids.flush().unwrap();
     drop(ids);
-    let other = open(dir.path(), "seen", 60_000);
-    assert_eq!(other.buckets(), 0, "another name's tables are not ours");
-    drop(other);
     assert_eq!(open(dir.path(), "settled", 60_000).buckets(), 0);
+}
+
+/// Run by `a_crash_keeps_what_was_flushed_and_nothing_else` in a child process, which it kills.
+#[test]
+#[ignore = "a child process of another test"]
+fn crash_child() {
+    let dir = std::env::var("RECENT_CRASH_DIR").unwrap();
+    let ids = open(Path::new(&dir), "seen", 1_000);
+    ids.insert(&[(1_000, key(&[b"flushed"]), b"1")]);
+    ids.flush().unwrap();
+    ids.insert(&[(1_000, key(&[b"not flushed"]), b"2")]);
+    std::process::abort();
+}
+
+#[test]
+fn a_crash_keeps_what_was_flushed_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "recent::tests::crash_child"])
+        .env("RECENT_CRASH_DIR", dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the child aborts");
+    let ids = open(dir.path(), "seen", 1_000);
+    assert!(ids.get_at(1_000, &key(&[b"flushed"])).unwrap().is_some());
+    assert_eq!(ids.get_at(1_000, &key(&[b"not flushed"])).unwrap(), None);
+}
+
+#[test]
+fn concurrent_flushes_and_purges_leave_the_bucket_set_true_to_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = std::sync::Arc::new(open(dir.path(), "settled", 10));
+    let writer = {
+        let ids = ids.clone();
+        std::thread::spawn(move || {
+            for i in 0..400u64 {
+                // Half of them into buckets the purger is dropping.
+                let at = if i % 2 == 0 { i * 10 } else { 10_000 + i };
+                ids.insert(&[(at, key(&[&i.to_be_bytes()]), b"v")]);
+                ids.flush().unwrap();
+            }
+        })
+    };
+    for before in (0..4_000).step_by(40) {
+        ids.drop_before(before).unwrap();
+    }
+    writer.join().unwrap();
+    ids.flush().unwrap();
+    let in_memory = ids.buckets();
+    drop(ids);
+    assert_eq!(open(dir.path(), "settled", 10).buckets(), in_memory);
 }
 
 #[test]
 fn an_older_builds_sled_store_is_imported_then_removed() {
     let dir = tempfile::tempdir().unwrap();
-    let old_dir = dir.path().join("ingest");
+    let old_dir = dir.path().join("dispatch-fcm");
     let (a, b) = (key(&[b"a"]), key(&[b"b"]));
-    {
+    let write_old = || {
         let old = crate::store::open(&old_dir, CACHE as u64).unwrap();
-        old.open_tree("seen/3").unwrap().insert(a, b"3000").unwrap();
+        old.open_tree("seen/3").unwrap().insert(a, b"old").unwrap();
         old.open_tree("seen/4").unwrap().insert(b, b"4000").unwrap();
-        old.open_tree("counters")
-            .unwrap()
-            .insert("c", b"7")
-            .unwrap();
+        let counters = old.open_tree("counters").unwrap();
+        counters.insert("c", &7u64.to_be_bytes()).unwrap();
         old.open_tree("by_time").unwrap().insert("x", b"y").unwrap();
         old.flush().unwrap();
+    };
+    write_old();
+    {
+        let ids = open(dir.path(), "seen", 1_000);
+        ids.insert(&[(3_000, a, b"here")]);
+        ids.flush().unwrap();
+        // `a` is here already; `b` and the counter come over.
+        assert_eq!(ids.import_sled(&old_dir, &["counters"]).unwrap(), 2);
+        assert!(!old_dir.exists(), "the old folder is removed");
+        assert!(!dir.path().join("dispatch-fcm.imported").exists());
+        // An older build run again after the upgrade, then this one again.
+        write_old();
+        assert_eq!(
+            ids.import_sled(&old_dir, &["counters"]).unwrap(),
+            1,
+            "the counter"
+        );
     }
     let ids = open(dir.path(), "seen", 1_000);
-    assert_eq!(ids.import_sled(&old_dir, &["counters"]).unwrap(), 3);
-    assert!(!old_dir.exists(), "the old folder is removed");
     assert_eq!(ids.buckets(), 2);
     assert_eq!(
         ids.get_at(3_500, &a).unwrap().as_deref(),
-        Some(&b"3000"[..])
+        Some(&b"here"[..])
     );
     assert!(ids.get_since(4_000, &b).unwrap().is_some());
-    let read = ids.database().begin_read().unwrap();
-    let counters = read.open_table(Table::new("counters")).unwrap();
-    assert_eq!(counters.get(&b"c"[..]).unwrap().unwrap().value(), b"7");
-    assert!(
-        read.open_table(Table::new("by_time")).is_err(),
-        "not asked for"
-    );
-    assert_eq!(ids.import_sled(&old_dir, &[]).unwrap(), 0, "nothing left");
+    let counted = ids
+        .with_db("read", |db| {
+            let read = db.begin_read()?;
+            let counters = read.open_table(Table::new("counters"))?;
+            let v = counters.get(&b"c"[..])?.unwrap().value().to_vec();
+            let by_time = read.open_table(Table::new("by_time")).is_ok();
+            Ok((v, by_time))
+        })
+        .unwrap();
+    assert_eq!(counted.0, 14u64.to_be_bytes(), "both builds' counts");
+    assert!(!counted.1, "trees not asked for stay behind");
 }
