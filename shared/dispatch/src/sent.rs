@@ -107,20 +107,15 @@ impl SentStore for DiskSent {
     }
 
     fn take_up_to(&self, key: &str, n: u64, limit: u64) -> Result<u64, SentError> {
-        let granted = self.settled.with_db("count quota", |db| {
-            let write = recent::begin_write(db)?;
-            let granted = {
-                let mut counters = write.open_table(COUNTERS)?;
-                let used = counters
-                    .get(key.as_bytes())?
-                    .and_then(|v| v.value().try_into().ok())
-                    .map(u64::from_be_bytes)
-                    .unwrap_or(0);
-                let granted = n.min(limit.saturating_sub(used));
-                counters.insert(key.as_bytes(), &(used + granted).to_be_bytes()[..])?;
-                granted
-            };
-            write.commit()?;
+        let granted = self.settled.write_unsynced("count quota", |write| {
+            let mut counters = write.open_table(COUNTERS)?;
+            let used = counters
+                .get(key.as_bytes())?
+                .and_then(|v| v.value().try_into().ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            let granted = n.min(limit.saturating_sub(used));
+            counters.insert(key.as_bytes(), &(used + granted).to_be_bytes()[..])?;
             Ok(granted)
         })?;
         Ok(granted)

@@ -23,9 +23,15 @@ impl RecentIds {
             cause,
         };
         let old = crate::store::open(dir, 1 << 20).map_err(|e| import_error(e.to_string()))?;
-        let copied = self
-            .with_db("import", |db| self.copy_trees(db, &old, counters))
-            .map_err(|e| import_error(e.to_string()))?;
+        // Not through `with_db`: an error here stops the start, no reopen needed.
+        let copied = {
+            let db = self.db.read().unwrap_or_else(|e| e.into_inner());
+            let db = db
+                .as_ref()
+                .ok_or_else(|| import_error("the store is closed".into()))?;
+            self.copy_trees(db, &old, counters)
+                .map_err(|e| import_error(e.to_string()))?
+        };
         drop(old);
         self.flush()?;
         std::fs::rename(dir, &aside).map_err(|e| import_error(format!("moving it aside: {e}")))?;
@@ -40,7 +46,7 @@ impl RecentIds {
         counters: &[&str],
     ) -> Result<usize, redb::Error> {
         let prefix = format!("{}/", self.name);
-        let write = super::begin_write(db)?;
+        let write = self.begin_unsynced(db)?;
         let (mut copied, mut buckets) = (0, BTreeSet::<u64>::new());
         for tree_name in old.tree_names() {
             let Ok(name) = std::str::from_utf8(&tree_name) else {

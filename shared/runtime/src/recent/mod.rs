@@ -15,13 +15,14 @@
 mod import;
 mod pending;
 
-use pending::Pending;
+use pending::{Entries, Pending};
 use redb::{
     Database, Durability, ReadableDatabase, ReadableTableMetadata, TableDefinition, TableHandle,
 };
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};
 
 /// The stored form of an id: the first 16 bytes of SHA-256 over its parts, each length-prefixed
@@ -50,6 +51,8 @@ pub enum RecentError {
     },
     #[error("cannot import the older store at {path}: {cause}")]
     Import { path: String, cause: String },
+    #[error("writes to store {path} since its last flush were lost to an I/O error (the file was reopened)")]
+    Lost { path: String },
     #[error("cannot {op} in store {path}: {cause}")]
     Store {
         op: &'static str,
@@ -75,6 +78,14 @@ pub struct RecentIds {
     /// agrees with the file whatever the order of concurrent flushes and purges.
     buckets: Mutex<BTreeSet<u64>>,
     pending: Mutex<Pending>,
+    /// A commit without fsync (a purge, a caller's write) since the last flush.
+    unsynced: AtomicBool,
+    /// Such commits were lost to a reopen: the next flush fails, so no ack follows them.
+    lost: AtomicBool,
+    /// Bumped by each reopen, so threads that failed on the same file reopen it once.
+    generation: AtomicU64,
+    /// Flushes and purges take turns whole, restoring a failed batch included.
+    flush_turn: Mutex<()>,
 }
 
 impl RecentIds {
@@ -96,6 +107,10 @@ impl RecentIds {
             bucket_ms: bucket_ms.max(1),
             buckets: Mutex::new(BTreeSet::new()),
             pending: Mutex::new(Pending::default()),
+            unsynced: AtomicBool::new(false),
+            lost: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
+            flush_turn: Mutex::new(()),
         };
         let found = ids.with_db("list tables", |db| ids.buckets_on_disk(db))?;
         *ids.lock() = found;
@@ -113,21 +128,26 @@ impl RecentIds {
     }
 
     /// Runs `f` on the database; after an I/O error, reopens the file before reporting it.
-    pub fn with_db<T>(
+    fn with_db<T>(
         &self,
         op: &'static str,
         f: impl FnOnce(&Database) -> Result<T, redb::Error>,
     ) -> Result<T, RecentError> {
-        let result = {
+        let (result, generation) = {
             let db = self.db.read().unwrap_or_else(|e| e.into_inner());
+            let generation = self.generation.load(Ordering::SeqCst);
             match db.as_ref() {
-                Some(db) => f(db),
-                None => Err(redb::Error::PreviousIo),
+                Some(db) => (f(db), generation),
+                None => (Err(redb::Error::PreviousIo), generation),
             }
         };
         result.map_err(|cause| {
-            if matches!(cause, redb::Error::Io(_) | redb::Error::PreviousIo) {
-                self.reopen();
+            // After these redb refuses every write until the file is reopened.
+            if matches!(
+                cause,
+                redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::Corrupted(_)
+            ) {
+                self.reopen(generation);
             }
             RecentError::Store {
                 op,
@@ -137,15 +157,33 @@ impl RecentIds {
         })
     }
 
-    /// Closes the file and opens it again, which repairs it; writes not yet durable are gone,
-    /// as after a crash (their batches were not acked).
-    fn reopen(&self) {
+    /// Closes the file and opens it again, which repairs it. Commits not yet durable are gone,
+    /// as after a crash: the next flush says so. Inserts still in memory are kept.
+    fn reopen(&self, seen_generation: u64) {
+        // Holding this, no thread is inside redb.
         let mut db = self.db.write().unwrap_or_else(|e| e.into_inner());
+        if db.is_some() && self.generation.load(Ordering::SeqCst) != seen_generation {
+            return; // Another thread reopened it already.
+        }
         drop(db.take());
-        match open_db(&self.path, self.cache_bytes) {
-            Ok(fresh) => {
-                tracing::warn!(path = %self.path.display(), "store reopened after an I/O error");
+        if self.unsynced.swap(false, Ordering::SeqCst) {
+            self.lost.store(true, Ordering::SeqCst);
+        }
+        let fresh = open_db(&self.path, self.cache_bytes).and_then(|fresh| {
+            let found = self
+                .buckets_on_disk(&fresh)
+                .map_err(|e| RecentError::Open {
+                    path: self.path.display().to_string(),
+                    cause: Box::new(e),
+                })?;
+            Ok((fresh, found))
+        });
+        match fresh {
+            Ok((fresh, found)) => {
+                *self.lock() = found;
                 *db = Some(fresh);
+                self.generation.fetch_add(1, Ordering::SeqCst);
+                tracing::warn!(path = %self.path.display(), "store reopened after an I/O error");
             }
             Err(e) => tracing::error!(error = %e, "store cannot be reopened; next call retries"),
         }
@@ -226,22 +264,37 @@ impl RecentIds {
     /// any purge before it. Flushes take turns (redb has one writer), so when one returns every
     /// insert made before it was called is durable. If it fails, the inserts stay pending.
     pub fn flush(&self) -> Result<(), RecentError> {
+        let _turn = self.flush_turn.lock().unwrap_or_else(|e| e.into_inner());
         self.with_db("flush", |db| {
             let mut write = db.begin_write()?;
             write.set_durability(Durability::Immediate)?;
-            let batch = self.pending().take();
+            let batch = self.pending().start_flush();
+            let unsynced = self.unsynced.swap(false, Ordering::SeqCst);
+            if batch.is_empty() && !unsynced {
+                // Nothing to make durable: every earlier write was flushed by an earlier turn.
+                self.pending().finish_flush(true);
+                write.abort()?;
+                return Ok(());
+            }
             let result = self.write_and_commit(write, &batch);
+            self.pending().finish_flush(result.is_ok());
             if result.is_err() {
-                self.pending().restore(batch);
+                self.unsynced.store(true, Ordering::SeqCst);
             }
             result
-        })
+        })?;
+        if self.lost.swap(false, Ordering::SeqCst) {
+            return Err(RecentError::Lost {
+                path: self.path.display().to_string(),
+            });
+        }
+        Ok(())
     }
 
     fn write_and_commit(
         &self,
         write: redb::WriteTransaction,
-        batch: &Pending,
+        batch: &Entries,
     ) -> Result<(), redb::Error> {
         for (bucket, entries) in batch.by_bucket() {
             let name = self.table_name(bucket);
@@ -261,9 +314,11 @@ impl RecentIds {
     /// returns how many entries went. Lookups skip those buckets from the start.
     pub fn drop_before(&self, before_ms: u64) -> Result<usize, RecentError> {
         let first_kept = self.bucket(before_ms);
+        // Not while a flush is under way: a failed one puts its batch back.
+        let _turn = self.flush_turn.lock().unwrap_or_else(|e| e.into_inner());
         self.pending().drop_before(first_kept);
         self.with_db("purge", |db| {
-            let write = begin_write(db)?;
+            let write = self.begin_unsynced(db)?;
             // Taken under the writer, so no flush adds one of them back in between.
             let old: Vec<u64> = {
                 let mut buckets = self.lock();
@@ -295,6 +350,28 @@ impl RecentIds {
         Ok(dropped)
     }
 
+    /// Runs `f` in a write transaction of the caller's own (a dispatcher's quota counters, in
+    /// tables beside the buckets), committed without an fsync: the next flush makes it durable.
+    pub fn write_unsynced<T>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<T, redb::Error>,
+    ) -> Result<T, RecentError> {
+        self.with_db(op, |db| {
+            let write = self.begin_unsynced(db)?;
+            let out = f(&write)?;
+            write.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn begin_unsynced(&self, db: &Database) -> Result<redb::WriteTransaction, redb::Error> {
+        let mut write = db.begin_write()?;
+        write.set_durability(Durability::None)?;
+        self.unsynced.store(true, Ordering::SeqCst);
+        Ok(write)
+    }
+
     /// Buckets on disk (for tests and metrics).
     pub fn buckets(&self) -> usize {
         self.lock().len()
@@ -313,14 +390,6 @@ fn open_db(path: &Path, cache_bytes: usize) -> Result<Database, RecentError> {
         .set_cache_size(cache_bytes)
         .create(path)
         .map_err(|e| open_error(e.into()))
-}
-
-/// A write transaction committed without an fsync: the next [`RecentIds::flush`] makes it
-/// durable with everything else.
-pub fn begin_write(db: &Database) -> Result<redb::WriteTransaction, redb::Error> {
-    let mut write = db.begin_write()?;
-    write.set_durability(Durability::None)?;
-    Ok(write)
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
 use super::*;
+use std::sync::atomic::AtomicU64;
 
 const CACHE: usize = 1 << 20;
 
@@ -89,6 +90,14 @@ fn crash_child() {
     let ids = open(Path::new(&dir), "seen", 1_000);
     ids.insert(&[(1_000, key(&[b"flushed"]), b"1")]);
     ids.flush().unwrap();
+    // A write of the caller's own, then a flush with no inserts: it must still fsync.
+    ids.write_unsynced("count", |w| {
+        w.open_table(Table::new("counters"))?
+            .insert(&b"c"[..], &b"1"[..])?;
+        Ok(())
+    })
+    .unwrap();
+    ids.flush().unwrap();
     ids.insert(&[(1_000, key(&[b"not flushed"]), b"2")]);
     std::process::abort();
 }
@@ -107,6 +116,15 @@ fn a_crash_keeps_what_was_flushed_and_nothing_else() {
     let ids = open(dir.path(), "seen", 1_000);
     assert!(ids.get_at(1_000, &key(&[b"flushed"])).unwrap().is_some());
     assert_eq!(ids.get_at(1_000, &key(&[b"not flushed"])).unwrap(), None);
+    let counted = ids.with_db("read", |db| {
+        let read = db.begin_read()?;
+        let found = read
+            .open_table(Table::new("counters"))?
+            .get(&b"c"[..])?
+            .is_some();
+        Ok(found)
+    });
+    assert!(counted.unwrap(), "the caller's write was flushed");
 }
 
 #[test]
@@ -183,4 +201,32 @@ fn an_older_builds_sled_store_is_imported_then_removed() {
         .unwrap();
     assert_eq!(counted.0, 14u64.to_be_bytes(), "both builds' counts");
     assert!(!counted.1, "trees not asked for stay behind");
+}
+
+#[test]
+fn a_lookup_never_misses_an_entry_being_flushed() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = std::sync::Arc::new(open(dir.path(), "seen", 1_000));
+    let last = std::sync::Arc::new(AtomicU64::new(u64::MAX));
+    let writer = {
+        let (ids, last) = (ids.clone(), last.clone());
+        std::thread::spawn(move || {
+            for i in 0..300u64 {
+                ids.insert(&[(i * 100, key(&[&i.to_be_bytes()]), b"v")]);
+                last.store(i, Ordering::SeqCst);
+                ids.flush().unwrap();
+            }
+        })
+    };
+    let mut looked = 0;
+    while !writer.is_finished() {
+        let i = last.load(Ordering::SeqCst);
+        if i != u64::MAX {
+            let found = ids.get_at(i * 100, &key(&[&i.to_be_bytes()])).unwrap();
+            assert!(found.is_some(), "entry {i} missed");
+            looked += 1;
+        }
+    }
+    writer.join().unwrap();
+    assert!(looked > 0);
 }
