@@ -18,5 +18,8 @@ COPY --from=build /out/ /usr/local/bin/
 COPY config/docker.toml /etc/pushmesh/pushmesh.toml
 COPY fixtures/ /etc/pushmesh/fixtures/
 ENV PUSHMESH_CONFIG=/etc/pushmesh/pushmesh.toml
+# Two glibc malloc arenas instead of eight per core: memory freed after a burst of work is
+# reused instead of kept in idle arenas (docs/operations.md, Memory).
+ENV MALLOC_ARENA_MAX=2
 USER pushmesh
 WORKDIR /var/lib/pushmesh

@@ -172,8 +172,11 @@ impl Mesh {
         let mut children = Vec::new();
         for service in SERVICES {
             let log = std::fs::File::create(dir.path().join(format!("{service}.log")))?;
+            // As the image sets it (Dockerfile; docs/operations.md, Memory), unless given.
+            let arenas = std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".into());
             let child = Command::new(bin.join(service))
                 .env("PUSHMESH_CONFIG", &cfg)
+                .env("MALLOC_ARENA_MAX", arenas)
                 .stdout(Stdio::null())
                 .stderr(log)
                 .spawn()
