@@ -1,6 +1,6 @@
 //! Which message ids ingest has already passed on, within the dedup window.
 
-use pushmesh_runtime::recent::{RecentError, RecentIds};
+use pushmesh_runtime::recent::{self, RecentError, RecentIds};
 use std::path::Path;
 
 /// The store's error names the file and what failed.
@@ -54,7 +54,7 @@ impl DiskDedup {
 impl DedupStore for DiskDedup {
     fn seen_since(&self, key: &DedupKey, since_ms: u64) -> Result<bool, DedupError> {
         Ok(match self.seen.get_since(since_ms, key)? {
-            Some(at) => u64::from_be_bytes(at.try_into().unwrap_or([0; 8])) >= since_ms,
+            Some(at) => recent::be_u64(&at) >= since_ms,
             None => false,
         })
     }
@@ -81,7 +81,6 @@ impl DedupStore for DiskDedup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pushmesh_runtime::recent;
 
     #[test]
     fn records_survive_reopen_and_purge_by_age() {

@@ -111,9 +111,7 @@ impl SentStore for DiskSent {
             let mut counters = write.open_table(COUNTERS)?;
             let used = counters
                 .get(key.as_bytes())?
-                .and_then(|v| v.value().try_into().ok())
-                .map(u64::from_be_bytes)
-                .unwrap_or(0);
+                .map_or(0, |v| recent::be_u64(v.value()));
             let granted = n.min(limit.saturating_sub(used));
             counters.insert(key.as_bytes(), &(used + granted).to_be_bytes()[..])?;
             Ok(granted)

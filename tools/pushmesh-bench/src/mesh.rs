@@ -213,8 +213,8 @@ impl Mesh {
         }
         let log = std::fs::read_to_string(self.dir.path().join(format!("{service}.log")))
             .unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(20).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(20)..];
         bail!(
             "{service} did not become ready; its log ends:\n{}",
             tail.join("\n")

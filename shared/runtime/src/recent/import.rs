@@ -1,7 +1,7 @@
 //! Importing what a build before change 9 (docs/benchmarks.md) kept in sled: its bucket trees
 //! have the names our tables have, so they are copied over, and the old folder is removed.
 
-use super::{RecentError, RecentIds, Table};
+use super::{be_u64, RecentError, RecentIds, Table};
 use redb::{Database, ReadableTable};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -64,7 +64,7 @@ impl RecentIds {
                 let (k, v) = pair.map_err(sled_error)?;
                 let here = table.get(&k[..])?.map(|g| g.value().to_vec());
                 let value = match (is_counter, here) {
-                    (true, Some(here)) => (count(&here) + count(&v)).to_be_bytes().to_vec(),
+                    (true, Some(here)) => (be_u64(&here) + be_u64(&v)).to_be_bytes().to_vec(),
                     (false, Some(_)) => continue,
                     (_, None) => v.to_vec(),
                 };
@@ -77,10 +77,6 @@ impl RecentIds {
         write.commit()?;
         Ok(copied)
     }
-}
-
-fn count(v: &[u8]) -> u64 {
-    v.try_into().map(u64::from_be_bytes).unwrap_or(0)
 }
 
 fn sled_error(e: sled::Error) -> redb::Error {

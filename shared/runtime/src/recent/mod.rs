@@ -41,6 +41,11 @@ pub fn key(parts: &[&[u8]]) -> [u8; 16] {
     k
 }
 
+/// A stored big-endian u64 (a time, a count); 0 if the bytes are not one.
+pub fn be_u64(bytes: &[u8]) -> u64 {
+    bytes.try_into().map(u64::from_be_bytes).unwrap_or(0)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RecentError {
     // The cause is in the message, not a `source`, so a chain printed whole says it once.
