@@ -19,6 +19,10 @@ def err(msg):
 binaries = {p.name for p in (root / "services").iterdir() if (p / "src" / "main.rs").exists()}
 binaries.add("pushmesh-cli")
 
+# Services that keep files under data_dir (dedup ids, devices, settled pushes and quota
+# counters): each needs storage of its own that outlives the container.
+stateful = {"ingest", "registry"} | {b for b in binaries if b.startswith("dispatch-")}
+
 
 def ports_of(settings):
     listen = settings.get("listen", {})
@@ -31,7 +35,8 @@ def ports_of(settings):
 
 # docker-compose.yml
 compose = yaml.safe_load((root / "docker-compose.yml").read_text())
-docker_ports = ports_of(tomllib.loads((root / "config" / "docker.toml").read_text()))
+docker_settings = tomllib.loads((root / "config" / "docker.toml").read_text())
+docker_ports = ports_of(docker_settings)
 for name, svc in compose["services"].items():
     if name == "rabbitmq":
         continue
@@ -43,6 +48,13 @@ for name, svc in compose["services"].items():
         err(f"docker-compose.yml: {name} must publish port {docker_ports.get(cmd)} (config/docker.toml)")
     if "rabbitmq" not in svc.get("depends_on", {}):
         err(f"docker-compose.yml: {name} must wait for rabbitmq")
+    data_dir = docker_settings["data_dir"]
+    mounts = [v.split(":") for v in svc.get("volumes", [])]
+    if cmd in stateful and not any(m[1] == data_dir and m[0] in compose.get("volumes", {}) for m in mounts):
+        err(f"docker-compose.yml: {name} keeps data; it needs a named volume of its own at {data_dir}")
+named = [m.split(":")[0] for svc in compose["services"].values() for m in svc.get("volumes", [])]
+for volume in {v for v in named if named.count(v) > 1}:
+    err(f"docker-compose.yml: volume {volume} is mounted by more than one service")
 
 # k8s/
 k8s = root / "k8s"
@@ -58,13 +70,25 @@ for path in sorted(k8s.glob("*.yaml")):
             err(f"{path.name}: a {doc.get('kind')} has no metadata.name")
         docs.setdefault(path.name, []).append(doc)
 
+def check_k8s_data(name, doc, container):
+    """A stateful service is a StatefulSet whose claim template is mounted at data_dir, so each
+    replica keeps its own files across restarts."""
+    claims = {t["metadata"]["name"] for t in doc["spec"].get("volumeClaimTemplates", [])}
+    mounted = {m["name"] for m in container.get("volumeMounts", [])
+               if m["mountPath"] == k8s_settings["data_dir"]}
+    if doc["kind"] != "StatefulSet" or not claims & mounted:
+        err(f"{name}: {container['command'][0]} keeps data; it must be a StatefulSet with a "
+            f"volumeClaimTemplate mounted at {k8s_settings['data_dir']}")
+
+
 listed = set(docs.get("kustomization.yaml", [{}])[0].get("resources", []))
 for name in docs:
     if name != "kustomization.yaml" and name not in listed:
         err(f"k8s/kustomization.yaml does not list {name}")
 
 config = next(d for ds in docs.values() for d in ds if d.get("kind") == "ConfigMap")
-k8s_ports = ports_of(tomllib.loads(config["data"]["pushmesh.toml"]))
+k8s_settings = tomllib.loads(config["data"]["pushmesh.toml"])
+k8s_ports = ports_of(k8s_settings)
 for name, ds in docs.items():
     for doc in ds:
         if doc.get("kind") not in ("Deployment", "StatefulSet"):
@@ -83,6 +107,8 @@ for name, ds in docs.items():
                 err(f"{name}: the readiness probe must be /readyz")
             if c["livenessProbe"]["httpGet"]["path"] != "/healthz":
                 err(f"{name}: the liveness probe must be /healthz")
+            if cmd in stateful:
+                check_k8s_data(name, doc, c)
 
 if errors:
     print("deployment files disagree with the code:", *errors, sep="\n  ")
