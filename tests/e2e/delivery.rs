@@ -1,9 +1,9 @@
 //! The main path: a message reaches the phone's vendor, once, with everything intact.
 
 use pushmesh_contract::public::OutcomeStatus;
-use pushmesh_tests::{wait_for, Mesh};
+use pushmesh_tests::{wait_for, Mesh, MeshOptions};
 use serde_json::json;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[actix_rt::test]
 async fn peer_message_to_an_offline_user_reaches_fcm_intact() {
@@ -41,6 +41,27 @@ async fn peer_message_to_an_offline_user_reaches_fcm_intact() {
     assert!(
         issued >= 1,
         "the dispatcher obtained an access token through OAuth"
+    );
+}
+
+/// Each hop batches by lingering for more, but only while earlier batches are settling: a push
+/// through a quiet mesh is not held for the linger at every hop (here four hops of 30 s).
+#[actix_rt::test]
+async fn a_quiet_mesh_does_not_hold_a_push_for_the_batch_linger() {
+    let mesh = Mesh::start_with(MeshOptions {
+        extra_toml: "[batch]\nmax_items = 100\nlinger_ms = 30000\n".into(),
+        ..Default::default()
+    })
+    .await;
+    mesh.fcm_device("tok-bob", "bob").await;
+    let published = Instant::now();
+    mesh.peer_message("m-quiet", "alice", "bob").await;
+    mesh.outcome("m-quiet", "bob", OutcomeStatus::Delivered)
+        .await;
+    assert!(
+        published.elapsed() < Duration::from_secs(25),
+        "the push took {:?}: a hop waited for its linger with nothing else in flight",
+        published.elapsed()
     );
 }
 

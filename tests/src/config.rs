@@ -65,6 +65,11 @@ pub fn settings_toml(vhost: &Vhost, dir: &std::path::Path, ports: Ports, extra: 
         dispatch: d,
     } = ports;
     let fixtures = repo_root().join("fixtures");
+    // A test that gives its own batch settings replaces these.
+    let batch = match extra.contains("[batch]") {
+        true => "",
+        false => "[batch]\nmax_items = 100\nlinger_ms = 2\n",
+    };
     format!(
         r#"
 log = "warn,pushmesh=info"
@@ -72,10 +77,7 @@ data_dir = "{data}"
 [amqp]
 url = "{url}"
 prefetch = 200
-[batch]
-max_items = 100
-linger_ms = 2
-[listen]
+{batch}[listen]
 ingest = "127.0.0.1:{ingest}"
 presence = "127.0.0.1:{presence}"
 registry = "127.0.0.1:{registry}"

@@ -21,7 +21,8 @@ pub struct MeshOptions {
     /// Services to run as real processes instead of in this test (`ingest`, `presence`,
     /// `registry`, `dispatch-fcm`), started with [`Mesh::start_process`].
     pub processes: &'static [&'static str],
-    /// TOML appended to the test settings (sections not already present).
+    /// TOML appended to the test settings (sections not already present; a `[batch]` section
+    /// replaces the test's).
     pub extra_toml: String,
 }
 

@@ -69,6 +69,39 @@ impl Publisher {
 }
 
 /// An `im.message` of about the size an IM server sends, its payload the publish time.
+/// Releases `rate` messages a second, a hundredth of them every 10 ms.
+pub struct Pace {
+    tick: tokio::time::Interval,
+    per_tick: u64,
+}
+
+impl Pace {
+    pub fn new(rate: f64) -> Self {
+        Pace {
+            tick: tokio::time::interval(Duration::from_millis(10)),
+            per_tick: (rate / 100.0).max(1.0) as u64,
+        }
+    }
+
+    /// Waits for the next tick; how many to send now.
+    pub async fn next(&mut self) -> u64 {
+        self.tick.tick().await;
+        self.per_tick
+    }
+}
+
+/// The values at the given fractions of the sorted samples (0 when there are none).
+pub fn percentiles<const N: usize>(samples: &mut [u64], at: [f64; N]) -> [u64; N] {
+    samples.sort_unstable();
+    at.map(|p| {
+        let i = (samples.len() as f64 * p) as usize;
+        samples
+            .get(i.min(samples.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    })
+}
+
 pub fn peer_message(id: &str, to: &str) -> Vec<u8> {
     json!({
         "app_id": "bench", "message_id": id, "conversation_type": "peer",

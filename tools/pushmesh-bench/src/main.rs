@@ -1,6 +1,6 @@
 //! pushmesh-bench: how fast the mesh moves pushes, against the broker's own ceiling, in one run.
 //!
-//!   cargo run --release -p pushmesh-bench -- [all|ceiling|peer|latency|group|registry|memory] [--pushes N] [--hold]
+//!   cargo run --release -p pushmesh-bench -- [all|ceiling|peer|latency|group|registry|memory] [--pushes N] [--rate N] [--hold]
 //!
 //! Builds the release binaries, starts RabbitMQ if needed, runs the whole mesh and vendor-sim as
 //! processes in a vhost of their own, runs the scenarios with a progress line each second, prints
@@ -76,9 +76,14 @@ async fn main() -> anyhow::Result<()> {
     let (peer_rate, r) = scenarios::peer(&m, peer_n, users, ceiling).await?;
     rows.extend(r);
     if matches!(scenario.as_str(), "all" | "latency") {
-        rows.extend(
-            scenarios::latency(&m, peer_rate / 2.0, (peer_rate * 10.0) as u64, users).await?,
-        );
+        // Half the peer rate unless `--rate` asks for another (a quiet mesh, say).
+        let rate = match flag("--rate", 0) {
+            0 => peer_rate / 2.0,
+            r => r as f64,
+        };
+        let n = (rate * 20.0) as u64;
+        rows.extend(scenarios::latency(&m, rate, n, users).await?);
+        rows.extend(scenarios::hop_latency(&m, rate, n).await?);
     }
     if matches!(scenario.as_str(), "all" | "group") {
         rows.extend(scenarios::group(&m, 10_000, users).await?);

@@ -61,12 +61,17 @@ impl BatchConsumer {
         })
     }
 
-    /// Waits for one delivery, then gathers more until `max` or `linger` has passed.
+    /// Waits for one delivery, then takes what has already arrived; with `linger`, it also
+    /// waits up to the linger for the batch to fill (to `max`).
+    ///
+    /// The stage lingers only while earlier batches are still settling: a batch's cost is its
+    /// confirms and store flush, so waiting pays only when the next flush would wait its turn
+    /// anyway. A quiet stage sends what it has at once instead of adding the linger to every hop.
     ///
     /// Cancel-safe: deliveries gathered before a cancellation stay in the consumer and open the
     /// next batch. (Dropping them would be worse than a delay: a later `multiple` ack would ack
     /// them unprocessed.)
-    pub async fn next_batch(&mut self) -> Result<Vec<Delivery>, AmqpError> {
+    pub async fn next_batch(&mut self, linger: bool) -> Result<Vec<Delivery>, AmqpError> {
         if self.gathered.is_empty() {
             let first = match self.consumer.next().await {
                 Some(d) => d?,
@@ -75,10 +80,14 @@ impl BatchConsumer {
             self.gathered.push(first);
             self.deadline = tokio::time::Instant::now() + self.linger;
         }
-        // With a linger of 0 this still takes what has already arrived: `timeout_at` polls the
-        // stream before it looks at the clock.
+        let deadline = match linger {
+            true => self.deadline,
+            false => tokio::time::Instant::now(),
+        };
+        // With the deadline now this still takes what has already arrived: `timeout_at` polls
+        // the stream before it looks at the clock.
         while self.gathered.len() < self.max {
-            match tokio::time::timeout_at(self.deadline, self.consumer.next()).await {
+            match tokio::time::timeout_at(deadline, self.consumer.next()).await {
                 Ok(Some(d)) => self.gathered.push(d?),
                 Ok(None) => return Err(AmqpError::ConsumerClosed(self.queue.clone())),
                 Err(_elapsed) => break,

@@ -155,6 +155,7 @@ pub async fn run_stage<H: StageHandler>(
     loop {
         // Any broker failure ends the session: unacked deliveries go back to their queues with
         // the connection, and the supervisor starts a fresh one.
+        let settling = !in_flight.is_empty();
         tokio::select! {
             biased;
             _ = shutdown.wait() => break,
@@ -163,7 +164,7 @@ pub async fn run_stage<H: StageHandler>(
                 let last = finished(settled.expect("polled only while something is in flight"))?;
                 consumer.ack_through(&last).await?;
             }
-            batch = consumer.next_batch(), if in_flight.len() < in_flight_max => {
+            batch = consumer.next_batch(settling), if in_flight.len() < in_flight_max => {
                 let mut batch = batch?;
                 metrics.batches.with_label_values(&[queue]).inc();
                 metrics.deliveries.with_label_values(&[queue]).inc_by(batch.len() as u64);

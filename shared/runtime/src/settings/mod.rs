@@ -74,6 +74,7 @@ pub struct AmqpSettings {
 }
 
 /// Internal hops carry batches: gather up to `max_items` or `linger_ms`, whichever comes first.
+/// A stage with no batch in flight does not linger (see `BatchConsumer::next_batch`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchSettings {
