@@ -12,7 +12,8 @@ RUN cargo build --release --workspace --bins \
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --home /var/lib/pushmesh pushmesh \
+ && groupadd --system --gid 10001 pushmesh \
+ && useradd --system --uid 10001 --gid pushmesh --home /var/lib/pushmesh pushmesh \
  && mkdir -p /var/lib/pushmesh /etc/pushmesh && chown pushmesh /var/lib/pushmesh
 COPY --from=build /out/ /usr/local/bin/
 COPY config/docker.toml /etc/pushmesh/pushmesh.toml

@@ -3,6 +3,7 @@
 agree with the code (every command is a binary the workspace builds, every port is the one the
 settings give that service, probes hit /readyz and /healthz)."""
 import pathlib
+import re
 import sys
 import tomllib
 
@@ -22,6 +23,7 @@ binaries.add("pushmesh-cli")
 # Services that keep files under data_dir (dedup ids, devices, settled pushes and quota
 # counters): each needs storage of its own that outlives the container.
 stateful = {"ingest", "registry"} | {b for b in binaries if b.startswith("dispatch-")}
+image_uid = int(re.search(r"useradd [^\n]*--uid (\d+)", (root / "Dockerfile").read_text())[1])
 
 
 def ports_of(settings):
@@ -31,6 +33,18 @@ def ports_of(settings):
         ports[f"dispatch-{vendor}"] = int(addr.rsplit(":", 1)[1])
     ports["vendor-sim"] = ports.pop("vendor_sim", 9200)
     return ports
+
+
+def volumes_of(svc):
+    """A compose service's mounts as {source, target}, from the short or the long syntax."""
+    mounts = []
+    for v in svc.get("volumes", []):
+        if isinstance(v, dict):
+            mounts.append({"source": v.get("source"), "target": v.get("target")})
+        else:
+            parts = v.split(":")
+            mounts.append({"source": parts[0] if len(parts) > 1 else None, "target": parts[-1 if len(parts) == 1 else 1]})
+    return mounts
 
 
 # docker-compose.yml
@@ -49,11 +63,12 @@ for name, svc in compose["services"].items():
     if "rabbitmq" not in svc.get("depends_on", {}):
         err(f"docker-compose.yml: {name} must wait for rabbitmq")
     data_dir = docker_settings["data_dir"]
-    mounts = [v.split(":") for v in svc.get("volumes", [])]
-    if cmd in stateful and not any(m[1] == data_dir and m[0] in compose.get("volumes", {}) for m in mounts):
+    if cmd in stateful and not any(
+            m["source"] in compose.get("volumes", {}) and m["target"] == data_dir
+            for m in volumes_of(svc)):
         err(f"docker-compose.yml: {name} keeps data; it needs a named volume of its own at {data_dir}")
-named = [m.split(":")[0] for svc in compose["services"].values() for m in svc.get("volumes", [])]
-for volume in {v for v in named if named.count(v) > 1}:
+named = [m["source"] for svc in compose["services"].values() for m in volumes_of(svc)]
+for volume in {v for v in named if v and named.count(v) > 1}:
     err(f"docker-compose.yml: volume {volume} is mounted by more than one service")
 
 # k8s/
@@ -79,6 +94,11 @@ def check_k8s_data(name, doc, container):
     if doc["kind"] != "StatefulSet" or not claims & mounted:
         err(f"{name}: {container['command'][0]} keeps data; it must be a StatefulSet with a "
             f"volumeClaimTemplate mounted at {k8s_settings['data_dir']}")
+    # The image runs as this user (Dockerfile); without fsGroup a fresh volume may be root's.
+    security = doc["spec"]["template"]["spec"].get("securityContext", {})
+    if security.get("fsGroup") != image_uid or security.get("runAsUser") != image_uid:
+        err(f"{name}: securityContext must set runAsUser and fsGroup to the image's user "
+            f"({image_uid}) so the volume is writable")
 
 
 listed = set(docs.get("kustomization.yaml", [{}])[0].get("resources", []))

@@ -110,7 +110,7 @@ pub async fn hop_latency(m: &Mesh, rate: f64, n: u64) -> anyhow::Result<Vec<Row>
         let mut lat = Vec::with_capacity(n as usize);
         while let Some(Ok(d)) = consumer.next().await {
             let sent_us = u64::from_be_bytes(d.data[..8].try_into().unwrap_or_default());
-            lat.push(started.elapsed().as_micros() as u64 - sent_us);
+            lat.push((started.elapsed().as_micros() as u64).saturating_sub(sent_us));
             let _ = d.ack(BasicAckOptions::default()).await;
             if lat.len() as u64 == n {
                 break;
