@@ -183,6 +183,35 @@ async fn apps_are_separate_down_to_their_fcm_project() {
     assert_eq!(mesh.fcm_messages_to("tok-same").await.len(), 1);
 }
 
+/// A slow vendor holds up pushes only when every request slot is taken: pushes that reach the
+/// dispatcher one batch at a time each get their request out while the earlier ones are still
+/// waiting for their answers (a fixed four batches in flight held the fifth back for the
+/// first answer).
+#[actix_rt::test]
+async fn a_slow_vendor_does_not_hold_back_the_next_batches() {
+    let mesh = Mesh::start().await;
+    let users: Vec<String> = (0..8).map(|i| format!("slow-{i}")).collect();
+    for user in &users {
+        mesh.fcm_device(&format!("tok-{user}"), user).await;
+    }
+    mesh.sim_post("/sim/fcm/latency", json!({"ms": 8_000}))
+        .await;
+    for (i, user) in users.iter().enumerate() {
+        mesh.peer_message(&format!("m-{user}"), "alice", user).await;
+        // Held at vendor-sim before the next message is published: one batch each.
+        wait_for(
+            &format!("{} requests held at vendor-sim at once", i + 1),
+            Duration::from_secs(6),
+            || async { (mesh.sim_get("/sim/fcm/messages").await["held"] == i + 1).then_some(()) },
+        )
+        .await;
+    }
+    for user in &users {
+        mesh.outcome(&format!("m-{user}"), user, OutcomeStatus::Delivered)
+            .await;
+    }
+}
+
 /// One device's slow vendor answer holds up only its own push: a later push to another device
 /// goes out and is settled while the slow answer is still outstanding.
 #[actix_rt::test]

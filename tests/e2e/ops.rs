@@ -49,6 +49,11 @@ async fn services_report_health_readiness_and_metrics() {
     );
     assert!(value("pushmesh_registry_batch_handle_seconds_count") >= 1.0);
     assert!(value("pushmesh_registry_batch_settle_seconds_count") >= 1.0);
+    // How long the job waited between presence publishing it and the registry taking it: in
+    // seconds, so well under a minute here.
+    assert!(value("pushmesh_registry_queue_wait_seconds_count") >= 1.0);
+    let waited = value("pushmesh_registry_queue_wait_seconds_sum");
+    assert!(waited > 0.0 && waited < 60.0, "waited {waited} s");
 }
 
 #[actix_rt::test]

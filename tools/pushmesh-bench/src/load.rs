@@ -39,10 +39,22 @@ impl Publisher {
                 c.await?;
             }
         }
+        let c = self.publish_confirm(exchange, key, body).await?;
+        self.pending.push_back(c);
+        Ok(())
+    }
+
+    /// Publishes one message outside the window and hands back its confirm.
+    pub async fn publish_confirm(
+        &self,
+        exchange: &str,
+        key: &str,
+        body: &[u8],
+    ) -> anyhow::Result<PublisherConfirm> {
         let props = BasicProperties::default()
             .with_delivery_mode(2)
             .with_content_type("application/json".into());
-        let c = self
+        Ok(self
             .channel
             .basic_publish(
                 exchange.into(),
@@ -51,9 +63,7 @@ impl Publisher {
                 body,
                 props,
             )
-            .await?;
-        self.pending.push_back(c);
-        Ok(())
+            .await?)
     }
 
     pub async fn flush(&mut self) -> anyhow::Result<()> {
@@ -92,6 +102,40 @@ impl Pace {
         let now = self.owed.floor();
         self.owed -= now;
         now as u64
+    }
+}
+
+/// The machine's CPU time so far, from the first line of /proc/stat (all cores).
+pub struct CpuTime {
+    busy: u64,
+    total: u64,
+}
+
+impl CpuTime {
+    pub fn now() -> Self {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        // user nice system idle iowait irq softirq steal (guest time is already in user).
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .skip(1)
+            .take(8)
+            .filter_map(|t| t.parse().ok())
+            .collect();
+        let total = ticks.iter().sum::<u64>();
+        let idle = ticks.iter().skip(3).take(2).sum::<u64>();
+        CpuTime {
+            busy: total - idle,
+            total,
+        }
+    }
+
+    /// The share of the machine's CPU time spent busy since `self` was taken (0 to 1).
+    pub fn busy_since(&self) -> f64 {
+        let now = Self::now();
+        (now.busy - self.busy) as f64 / (now.total - self.total).max(1) as f64
     }
 }
 

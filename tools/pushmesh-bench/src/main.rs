@@ -1,6 +1,6 @@
 //! pushmesh-bench: how fast the mesh moves pushes, against the broker's own ceiling, in one run.
 //!
-//!   cargo run --release -p pushmesh-bench -- [all|ceiling|peer|latency|group|registry|memory] [--pushes N] [--rate N] [--hold]
+//!   cargo run --release -p pushmesh-bench -- [all|ceiling|peer|latency|group|registry|memory] [--pushes N] [--rate N] [--vendor-ms N] [--hold]
 //!
 //! Builds the release binaries, starts RabbitMQ if needed, runs the whole mesh and vendor-sim as
 //! processes in a vhost of their own, runs the scenarios with a progress line each second, prints
@@ -82,7 +82,8 @@ async fn main() -> anyhow::Result<()> {
             r => r as f64,
         };
         let n = (rate * 20.0) as u64;
-        rows.extend(scenarios::latency(&m, rate, n, users).await?);
+        let vendor_ms = flag("--vendor-ms", 0);
+        rows.extend(scenarios::latency(&m, rate, n, users, vendor_ms).await?);
         rows.extend(scenarios::hop_latency(&m, rate, n).await?);
     }
     if matches!(scenario.as_str(), "all" | "group") {

@@ -1,3 +1,4 @@
+use super::topology::PUBLISHED_US_HEADER;
 use super::AmqpError;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
@@ -46,20 +47,21 @@ impl Outgoing {
     }
 
     fn properties(&self) -> BasicProperties {
-        let mut props = BasicProperties::default()
-            .with_delivery_mode(2)
-            .with_content_type(ShortString::from(self.content_type));
-        if !self.headers.is_empty() {
-            let mut table = FieldTable::default();
-            for (k, v) in &self.headers {
-                table.insert(
-                    ShortString::from(*k),
-                    AMQPValue::LongString(LongString::from(v.as_str())),
-                );
-            }
-            props = props.with_headers(table);
+        let mut table = FieldTable::default();
+        table.insert(
+            ShortString::from(PUBLISHED_US_HEADER),
+            AMQPValue::LongLongInt(now_us() as i64),
+        );
+        for (k, v) in &self.headers {
+            table.insert(
+                ShortString::from(*k),
+                AMQPValue::LongString(LongString::from(v.as_str())),
+            );
         }
-        props
+        BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type(ShortString::from(self.content_type))
+            .with_headers(table)
     }
 }
 
@@ -146,6 +148,14 @@ impl Confirms {
         }
         Ok(())
     }
+}
+
+/// Microseconds since the Unix epoch: a publish time the next stage, maybe on another host,
+/// can compare with its own clock.
+pub(crate) fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }
 
 fn target(m: &Outgoing) -> String {

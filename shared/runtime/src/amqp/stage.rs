@@ -1,10 +1,13 @@
+use super::publisher::now_us;
+use super::topology::PUBLISHED_US_HEADER;
 use super::{AmqpError, BatchConsumer, Confirms, Delivery, Outgoing, Publisher};
 use crate::ops::Ops;
 use crate::{Settings, Shutdown};
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesOrdered, StreamExt};
+use lapin::types::AMQPValue;
 use lapin::Connection;
-use prometheus::{HistogramVec, IntCounterVec};
+use prometheus::{Histogram, HistogramVec, IntCounterVec};
 use std::future::Future;
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
@@ -88,6 +91,8 @@ pub struct StageMetrics {
     /// Batches and deliveries taken (their ratio is the mean batch size).
     batches: IntCounterVec,
     deliveries: IntCounterVec,
+    /// Time from the stage before publishing a message to this stage taking it.
+    queue_wait_seconds: HistogramVec,
 }
 
 impl StageMetrics {
@@ -113,6 +118,11 @@ impl StageMetrics {
                 "Deliveries a stage took in batches, by queue.",
                 &["queue"],
             ),
+            queue_wait_seconds: ops.histogram(
+                "queue_wait_seconds",
+                "Time from the stage before publishing a message to this stage taking it in a batch (broker, prefetch, linger, batches in flight), by queue.",
+                &["queue"],
+            ),
         }
     }
 }
@@ -135,6 +145,7 @@ pub async fn run_stage<H: StageHandler>(
 ) -> Result<(), AmqpError> {
     let handle_seconds = metrics.handle_seconds.with_label_values(&[queue]);
     let settle_seconds = metrics.settle_seconds.with_label_values(&[queue]);
+    let queue_wait_seconds = metrics.queue_wait_seconds.with_label_values(&[queue]);
     let publisher = Publisher::open(conn).await?;
     let linger = Duration::from_millis(settings.batch.linger_ms);
     let mut consumer = BatchConsumer::open(
@@ -166,6 +177,7 @@ pub async fn run_stage<H: StageHandler>(
             }
             batch = consumer.next_batch(settling), if in_flight.len() < in_flight_max => {
                 let mut batch = batch?;
+                observe_waits(&batch, &queue_wait_seconds);
                 metrics.batches.with_label_values(&[queue]).inc();
                 metrics.deliveries.with_label_values(&[queue]).inc_by(batch.len() as u64);
                 let started = Instant::now();
@@ -216,6 +228,21 @@ pub async fn run_stage<H: StageHandler>(
     consumer.close().await;
     publisher.close().await;
     Ok(())
+}
+
+/// How long each delivery waited between its publish and this batch. Input from the IM server
+/// carries no publish time, and a message back from a retry delay (`x-death`) waited out its
+/// delay on purpose: neither is counted.
+fn observe_waits(batch: &[Delivery], wait: &Histogram) {
+    let now = now_us();
+    for headers in batch.iter().filter_map(|d| d.properties.headers().as_ref()) {
+        if headers.contains_key("x-death") {
+            continue;
+        }
+        if let Some(AMQPValue::LongLongInt(published)) = headers.inner().get(PUBLISHED_US_HEADER) {
+            wait.observe(now.saturating_sub(*published as u64) as f64 / 1e6);
+        }
+    }
 }
 
 /// A batch's outputs confirmed, then its commit run.

@@ -29,6 +29,9 @@ pub const ERROR_HEADER: &str = "x-pushmesh-error";
 pub const MESSAGE_ID_HEADER: &str = "x-pushmesh-message-id";
 pub const PUSH_ID_HEADER: &str = "x-pushmesh-push-id";
 pub const TOKEN_GEN_HEADER: &str = "x-pushmesh-token-gen";
+/// When a stage published the message, in microseconds since the Unix epoch: the next stage
+/// reports how long it waited (`queue_wait_seconds`).
+pub const PUBLISHED_US_HEADER: &str = "x-pushmesh-published-us";
 
 pub fn presence_queue(shard: u32) -> String {
     format!("pushmesh.presence.{shard}")
