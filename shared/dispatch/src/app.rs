@@ -182,9 +182,10 @@ impl<V: VendorApi> Application<V> {
         let name = format!("dispatch-{vendor}");
         let stages = StageMetrics::new(&ops);
         // A dispatcher's own prefetch (`dispatch.prefetch`): its messages carry many pushes each.
-        // A batch stays in flight while its vendor requests are out, so the bound that counts is
-        // `dispatch.concurrency` requests, not four batches: with four, every push behind them
-        // waited out a slow vendor's answer before its own request could start.
+        // A batch stays in flight while its vendor requests are out, so a dispatcher keeps up to
+        // `dispatch.concurrency` batches in flight (still at most `dispatch.prefetch` deliveries
+        // unacked): with four, every push behind them waited out a slow vendor's answer before
+        // its own request could start.
         let mut stage_settings = Settings::clone(&settings);
         stage_settings.amqp.prefetch = settings.dispatch.prefetch;
         stage_settings.batch.in_flight =

@@ -135,7 +135,8 @@ impl CpuTime {
     /// The share of the machine's CPU time spent busy since `self` was taken (0 to 1).
     pub fn busy_since(&self) -> f64 {
         let now = Self::now();
-        (now.busy - self.busy) as f64 / (now.total - self.total).max(1) as f64
+        now.busy.saturating_sub(self.busy) as f64
+            / now.total.saturating_sub(self.total).max(1) as f64
     }
 }
 

@@ -230,17 +230,22 @@ pub async fn run_stage<H: StageHandler>(
     Ok(())
 }
 
-/// How long each delivery waited between its publish and this batch. Input from the IM server
-/// carries no publish time, and a message back from a retry delay (`x-death`) waited out its
-/// delay on purpose: neither is counted.
+/// How long each delivery waited between its publish and this batch. Not counted: input from
+/// the IM server (no publish time), a message back from a retry delay (`x-death`: it waited
+/// out its delay on purpose) and a redelivery (its wait includes a failed session's).
 fn observe_waits(batch: &[Delivery], wait: &Histogram) {
     let now = now_us();
-    for headers in batch.iter().filter_map(|d| d.properties.headers().as_ref()) {
+    for d in batch.iter().filter(|d| !d.redelivered) {
+        let Some(headers) = d.properties.headers() else {
+            continue;
+        };
         if headers.contains_key("x-death") {
             continue;
         }
         if let Some(AMQPValue::LongLongInt(published)) = headers.inner().get(PUBLISHED_US_HEADER) {
-            wait.observe(now.saturating_sub(*published as u64) as f64 / 1e6);
+            if let Ok(published) = u64::try_from(*published) {
+                wait.observe(now.saturating_sub(published) as f64 / 1e6);
+            }
         }
     }
 }
