@@ -95,6 +95,15 @@ async fn main() -> anyhow::Result<()> {
     if scenario == "all" {
         rows.extend(scenarios::registry(devices, registry_cache)?);
     }
+    for (service, lines) in m.warnings() {
+        println!(
+            "{service} logged {} warnings or errors; the first:",
+            lines.len()
+        );
+        for line in lines.iter().take(5) {
+            println!("  {line}");
+        }
+    }
     println!();
     print!("{}", report::table(&rows));
     if args.iter().any(|a| a == "--hold") {

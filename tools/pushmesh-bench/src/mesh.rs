@@ -211,14 +211,35 @@ impl Mesh {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let log = std::fs::read_to_string(self.dir.path().join(format!("{service}.log")))
-            .unwrap_or_default();
+        let log = self.log(service);
         let lines: Vec<&str> = log.lines().collect();
         let tail = &lines[lines.len().saturating_sub(20)..];
         bail!(
             "{service} did not become ready; its log ends:\n{}",
             tail.join("\n")
         )
+    }
+
+    fn log(&self, service: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("{service}.log"))).unwrap_or_default()
+    }
+
+    /// Every warning and error the services logged (they log at `warn`), by service: a
+    /// scenario's outlier often has its reason there, and the logs go with the mesh.
+    pub fn warnings(&self) -> Vec<(&'static str, Vec<String>)> {
+        SERVICES
+            .iter()
+            .map(|service| {
+                let lines = self
+                    .log(service)
+                    .lines()
+                    .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+                    .map(str::to_owned)
+                    .collect();
+                (*service, lines)
+            })
+            .filter(|(_, lines): &(_, Vec<String>)| !lines.is_empty())
+            .collect()
     }
 
     pub fn amqp_url(&self) -> String {
