@@ -1,6 +1,9 @@
 # One image with every pushmesh binary; docker-compose.yml and k8s/ pick one per container.
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
+# make for jemalloc's C build (tikv-jemalloc-sys); the slim image has gcc but not make.
+RUN apt-get update && apt-get install -y --no-install-recommends make \
+ && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN cargo build --release --workspace --bins \
  && mkdir /out \
@@ -19,8 +22,5 @@ COPY --from=build /out/ /usr/local/bin/
 COPY config/docker.toml /etc/pushmesh/pushmesh.toml
 COPY fixtures/ /etc/pushmesh/fixtures/
 ENV PUSHMESH_CONFIG=/etc/pushmesh/pushmesh.toml
-# Two glibc malloc arenas instead of eight per core: memory freed after a burst of work is
-# reused instead of kept in idle arenas (docs/operations.md, Memory).
-ENV MALLOC_ARENA_MAX=2
 USER pushmesh
 WORKDIR /var/lib/pushmesh

@@ -10,7 +10,6 @@ cd "$(dirname "$0")/.."
 ensure_rabbitmq
 
 export PUSHMESH_CONFIG="$PWD/config/pushmesh.toml"
-export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" # as in the image: docs/operations.md, Memory
 profile=${PUSHMESH_PROFILE:-debug}
 flag=""; [ "$profile" = release ] && flag="--release"
 echo "building ($profile)..."

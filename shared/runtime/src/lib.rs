@@ -1,6 +1,7 @@
 //! What every pushmesh service shares: typed settings, the AMQP connection and topology,
 //! the ops HTTP endpoints, shutdown, tracing and storage set-up.
 
+mod allocator;
 pub mod amqp;
 pub mod ops;
 pub mod recent;

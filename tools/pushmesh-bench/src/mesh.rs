@@ -172,11 +172,8 @@ impl Mesh {
         let mut children = Vec::new();
         for service in SERVICES {
             let log = std::fs::File::create(dir.path().join(format!("{service}.log")))?;
-            // As the image sets it (Dockerfile; docs/operations.md, Memory), unless given.
-            let arenas = std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".into());
             let child = Command::new(bin.join(service))
                 .env("PUSHMESH_CONFIG", &cfg)
-                .env("MALLOC_ARENA_MAX", arenas)
                 .stdout(Stdio::null())
                 .stderr(log)
                 .spawn()
@@ -247,6 +244,31 @@ impl Mesh {
     }
 
     /// Resident memory of each service, in KiB, from /proc.
+    /// CPU time each process has used so far, user and system, in clock ticks (USER_HZ: 100 a
+    /// second on Linux).
+    pub fn cpu_ticks(&self) -> Vec<(&'static str, u64)> {
+        self.children
+            .iter()
+            .map(|(name, child)| {
+                let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id()))
+                    .unwrap_or_default();
+                // The command may hold spaces, so count from its closing parenthesis: utime and
+                // stime are the 14th and 15th fields, the 12th and 13th after it.
+                let ticks = stat
+                    .rsplit_once(')')
+                    .map(|(_, rest)| {
+                        rest.split_whitespace()
+                            .skip(11)
+                            .take(2)
+                            .filter_map(|t| t.parse::<u64>().ok())
+                            .sum()
+                    })
+                    .unwrap_or(0);
+                (*name, ticks)
+            })
+            .collect()
+    }
+
     pub fn rss_kib(&self) -> Vec<(&'static str, u64)> {
         self.children
             .iter()

@@ -73,11 +73,10 @@ pub async fn ceiling(m: &Mesh, n: u64) -> anyhow::Result<(f64, Vec<Row>)> {
     });
     let body = load::peer_message("ceiling-sized", "u0");
     let started = Instant::now();
+    let mut progress = load::Progress::new("ceiling messages published", n, started);
     for i in 0..n {
         publisher.publish("", queue, &body).await?;
-        if i % 20_000 == 0 && i > 0 {
-            println!("  ceiling: {i}/{n} published");
-        }
+        progress.tick(i + 1);
     }
     publisher.flush().await?;
     counter.await?;
@@ -119,9 +118,11 @@ pub async fn hop_latency(m: &Mesh, rate: f64, n: u64) -> anyhow::Result<Vec<Row>
         lat
     });
     let mut pace = load::Pace::new(rate);
+    let mut progress = load::Progress::new("hop latency messages published", n, started);
     let mut sent = 0;
     let mut confirms = Vec::with_capacity(n as usize);
     while sent < n {
+        progress.tick(sent);
         for _ in 0..pace.next().await.min(n - sent) {
             let mut body = vec![b' '; size];
             body[..8].copy_from_slice(&(started.elapsed().as_micros() as u64).to_be_bytes());
@@ -157,6 +158,7 @@ pub async fn peer(m: &Mesh, n: u64, users: usize, ceiling: f64) -> anyhow::Resul
     let (_, before) = load::count(m, "fcm").await;
     let mut publisher = Publisher::connect(&m.amqp_url(), 1000).await?;
     let started = Instant::now();
+    let mut progress = load::Progress::new("peer messages published", n, started);
     for i in 0..n {
         let body = load::peer_message(
             &format!("peer-{}-{i}", now_ms()),
@@ -165,6 +167,7 @@ pub async fn peer(m: &Mesh, n: u64, users: usize, ceiling: f64) -> anyhow::Resul
         publisher
             .publish("pushmesh.ingest", "im.message", &body)
             .await?;
+        progress.tick(i + 1);
     }
     publisher.flush().await?;
     let took = load::wait_until(
@@ -204,9 +207,12 @@ pub async fn latency(
     let mut publisher = Publisher::connect(&m.amqp_url(), 1000).await?;
     let started = Instant::now();
     let cpu = load::CpuTime::now();
+    let ticks = m.cpu_ticks();
     let mut pace = load::Pace::new(rate);
+    let mut progress = load::Progress::new("latency messages published", n, started);
     let mut sent = 0;
     while sent < n {
+        progress.tick(sent);
         for _ in 0..pace.next().await.min(n - sent) {
             let body = load::peer_message(
                 &format!("lat-{}-{sent}", now_ms()),
@@ -228,6 +234,7 @@ pub async fn latency(
     )
     .await?;
     let busy = cpu.busy_since() * 100.0;
+    let per_push = load::cpu_per_push(&ticks, &m.cpu_ticks(), n);
     load::sim_post(m, "/sim/fcm/latency", json!({ "ms": 0 })).await;
     let all: Value = m
         .http
@@ -250,7 +257,7 @@ pub async fn latency(
         "latency",
         format!("p50 {p50} ms, p99 {p99} ms, p99.9 {p999} ms"),
         format!(
-            "{n} messages at {rate:.0}/s, publish to vendor request{}; the machine {busy:.0}% busy meanwhile",
+            "{n} messages at {rate:.0}/s, publish to vendor request{}; the machine {busy:.0}% busy meanwhile, the services' CPU {per_push} per push",
             match vendor_ms {
                 0 => String::new(),
                 ms => format!(" (vendor-sim answering after {ms} ms, included)"),
@@ -378,6 +385,7 @@ pub fn registry(n: usize, cache_bytes: u64) -> anyhow::Result<Vec<Row>> {
     let dir = tempfile::tempdir()?;
     let store = SledDevices::open(dir.path(), cache_bytes)?;
     let started = Instant::now();
+    let mut progress = load::Progress::new("registry devices registered", n as u64, started);
     for i in 0..n {
         let (push_id, _) = store.register(
             "bench",
@@ -387,21 +395,20 @@ pub fn registry(n: usize, cache_bytes: u64) -> anyhow::Result<Vec<Row>> {
             None,
         )?;
         store.bind("bench", &push_id, &format!("user-{i}"))?;
-        if i % 100_000 == 0 && i > 0 {
-            println!(
-                "  registry: {i}/{n} devices ({:.0}/s)",
-                i as f64 / started.elapsed().as_secs_f64()
-            );
-        }
+        progress.tick(i as u64 + 1);
     }
     store.flush()?;
     let lookups = 1_000_000usize.min(n * 2);
     let started = Instant::now();
+    let mut progress = load::Progress::new("registry lookups", lookups as u64, started);
     let mut found = 0;
     for i in 0..lookups {
         found += store
             .devices_of("bench", &format!("user-{}", (i * 7919) % n))?
             .len();
+        if i % 1024 == 0 {
+            progress.tick(i as u64);
+        }
     }
     let rate = lookups as f64 / started.elapsed().as_secs_f64();
     drop(store);
