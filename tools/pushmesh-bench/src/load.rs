@@ -145,14 +145,16 @@ impl CpuTime {
 /// Steadier than the machine's busy share when other tenants share the host.
 pub fn cpu_per_push(before: &[(&str, u64)], after: &[(&str, u64)], pushes: u64) -> String {
     let us = |ticks: u64| ticks * 10_000 / pushes.max(1);
-    let mut per: Vec<(&str, u64)> = before
+    let mut ticks: Vec<(&str, u64)> = before
         .iter()
         .zip(after)
         .filter(|((name, _), _)| *name != "vendor-sim")
-        .map(|((name, b), (_, a))| (*name, us(a.saturating_sub(*b))))
+        .map(|((name, b), (_, a))| (*name, a.saturating_sub(*b)))
         .collect();
-    per.sort_by_key(|(_, us)| std::cmp::Reverse(*us));
-    let total: u64 = per.iter().map(|(_, us)| us).sum();
+    ticks.sort_by_key(|(_, t)| std::cmp::Reverse(*t));
+    // The total from the ticks, not from the rounded shares.
+    let total = us(ticks.iter().map(|(_, t)| t).sum());
+    let per: Vec<(&str, u64)> = ticks.iter().map(|(name, t)| (*name, us(*t))).collect();
     let top: Vec<String> = per
         .iter()
         .take(3)
@@ -328,6 +330,11 @@ mod tests {
         assert_eq!(
             cpu_per_push(&before, &after, 10_000),
             "155 µs (dispatch-fcm 100, ingest 50, presence 5)"
+        );
+        // Over 30,000 the shares round down (33 + 16 + 1); the total, from the ticks, does not.
+        assert_eq!(
+            cpu_per_push(&before, &after, 30_000),
+            "51 µs (dispatch-fcm 33, ingest 16, presence 1)"
         );
     }
 

@@ -243,7 +243,6 @@ impl Mesh {
         format!("amqp://guest:guest@127.0.0.1:5672/{}", self.vhost)
     }
 
-    /// Resident memory of each service, in KiB, from /proc.
     /// CPU time each process has used so far, user and system, in clock ticks (USER_HZ: 100 a
     /// second on Linux).
     pub fn cpu_ticks(&self) -> Vec<(&'static str, u64)> {
@@ -269,6 +268,7 @@ impl Mesh {
             .collect()
     }
 
+    /// Resident memory of each service, in KiB, from /proc.
     pub fn rss_kib(&self) -> Vec<(&'static str, u64)> {
         self.children
             .iter()

@@ -332,7 +332,6 @@ pub async fn group(m: &Mesh, members: usize, offset: usize) -> anyhow::Result<Ve
     )])
 }
 
-/// Registry lookups/s and bytes per device on disk, with `n` devices in sled.
 /// RSS of every service idle, after half the pushes and after all of them. Flat means the
 /// second half added (next to) nothing: buffers and caches reach their bounds in the first.
 pub async fn memory(
@@ -381,6 +380,8 @@ pub async fn memory(
     ))
 }
 
+/// Registry lookups/s and bytes per device on disk, with `n` devices in sled, in this process
+/// (so on the same allocator as the registry service).
 pub fn registry(n: usize, cache_bytes: u64) -> anyhow::Result<Vec<Row>> {
     let dir = tempfile::tempdir()?;
     let store = SledDevices::open(dir.path(), cache_bytes)?;
