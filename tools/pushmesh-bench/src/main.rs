@@ -66,15 +66,31 @@ async fn main() -> anyhow::Result<()> {
     println!("registering {users} FCM devices for the peer scenarios");
     load::register(&m, 0..users, |_| "fcm").await?;
 
-    let (ceiling, r) = scenarios::ceiling(&m, 200_000).await?;
+    const CEILING_N: u64 = 200_000;
+    let size = load::peer_message("ceiling-sized", "u0").len();
+    let ceiling = scenarios::ceiling(&m, CEILING_N).await?;
     println!("ceiling: {ceiling:.0} msg/s");
-    rows.extend(r);
     if scenario == "ceiling" {
+        rows.push(report::ceiling_row(CEILING_N, size, ceiling, None));
         print!("{}", report::table(&rows));
         return Ok(());
     }
-    let (peer_rate, r) = scenarios::peer(&m, peer_n, users, ceiling).await?;
-    rows.extend(r);
+    let peer_rate = scenarios::peer(&m, peer_n, users).await?;
+    let ceiling_after = scenarios::ceiling(&m, CEILING_N).await?;
+    println!("ceiling after the peer phase: {ceiling_after:.0} msg/s");
+    rows.push(report::ceiling_row(
+        CEILING_N,
+        size,
+        ceiling,
+        Some(ceiling_after),
+    ));
+    rows.push(report::peer_row(
+        peer_n,
+        users,
+        peer_rate,
+        ceiling,
+        ceiling_after,
+    ));
     if matches!(scenario.as_str(), "all" | "latency") {
         // Half the peer rate unless `--rate` asks for another (a quiet mesh, say).
         let rate = match flag("--rate", 0) {
@@ -90,7 +106,7 @@ async fn main() -> anyhow::Result<()> {
         rows.extend(scenarios::group(&m, 10_000, users).await?);
     }
     if matches!(scenario.as_str(), "all" | "memory") {
-        rows.push(scenarios::memory(&m, &idle, pushes, users, ceiling).await?);
+        rows.push(scenarios::memory(&m, &idle, pushes, users).await?);
     }
     if scenario == "all" {
         rows.extend(scenarios::registry(devices, registry_cache)?);

@@ -28,6 +28,47 @@ impl Row {
     }
 }
 
+/// The ceiling, measured before the peer phase and, unless only the ceiling runs, right after
+/// it: the host's speed can move between phases, and the peer ratio takes the mean of the two.
+pub fn ceiling_row(n: u64, size: usize, before: f64, after: Option<f64>) -> Row {
+    let (rate, when) = match after {
+        None => (before, String::new()),
+        Some(after) => (
+            (before + after) / 2.0,
+            format!("; the mean of {before:.0} before and {after:.0} after the peer phase"),
+        ),
+    };
+    Row::new(
+        "ceiling",
+        format!("{rate:.0} msg/s"),
+        format!("raw hop, {n} persistent {size}-byte messages, confirms + manual ack{when}"),
+        "",
+        None,
+    )
+}
+
+/// The peer rate against the mean of the ceilings measured before and after it; when those two
+/// differ by more than a quarter the host's speed moved under the run, and the row says so.
+pub fn peer_row(n: u64, users: usize, rate: f64, before: f64, after: f64) -> Row {
+    let ratio = rate / ((before + after) / 2.0);
+    let moved = (before - after).abs() / before.max(after).max(1.0);
+    let caveat = if moved > 0.25 {
+        format!(
+            "; the two ceilings differ by {:.0}%: the host's speed moved",
+            moved * 100.0
+        )
+    } else {
+        String::new()
+    };
+    Row::new(
+        "peer",
+        format!("{rate:.0} pushes/s ({ratio:.2} of the ceiling)"),
+        format!("{n} messages, {users} FCM devices{caveat}"),
+        ">= 0.5 x ceiling",
+        Some(ratio >= 0.5),
+    )
+}
+
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -94,4 +135,33 @@ pub fn write(root: &Path, command: &str, rows: &[Row]) -> anyhow::Result<()> {
     };
     std::fs::write(path, new)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peer_ratio_is_to_the_mean_of_both_ceilings() {
+        let row = peer_row(100_000, 1000, 5_000.0, 8_000.0, 12_000.0);
+        assert_eq!(row.result, "5000 pushes/s (0.50 of the ceiling)");
+        assert_eq!(row.met, Some(true));
+        assert!(row.setup.contains("differ by 33%"), "{}", row.setup);
+        let steady = peer_row(100_000, 1000, 4_000.0, 10_000.0, 11_000.0);
+        assert_eq!(steady.met, Some(false));
+        assert!(!steady.setup.contains("differ"), "{}", steady.setup);
+    }
+
+    #[test]
+    fn the_ceiling_row_gives_both_measurements() {
+        let row = ceiling_row(200_000, 263, 8_000.0, Some(12_000.0));
+        assert_eq!(row.result, "10000 msg/s");
+        assert!(row
+            .setup
+            .ends_with("the mean of 8000 before and 12000 after the peer phase"));
+        assert_eq!(
+            ceiling_row(200_000, 263, 8_000.0, None).result,
+            "8000 msg/s"
+        );
+    }
 }

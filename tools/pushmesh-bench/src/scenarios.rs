@@ -52,8 +52,8 @@ impl RawHop {
 }
 
 /// One raw persistent hop on the same broker: publish with confirms to a durable queue,
-/// consume with manual ack, messages the size of the mesh's ingest messages.
-pub async fn ceiling(m: &Mesh, n: u64) -> anyhow::Result<(f64, Vec<Row>)> {
+/// consume with manual ack, messages the size of the mesh's ingest messages; messages/s.
+pub async fn ceiling(m: &Mesh, n: u64) -> anyhow::Result<f64> {
     let RawHop {
         mut publisher,
         mut consumer,
@@ -80,18 +80,7 @@ pub async fn ceiling(m: &Mesh, n: u64) -> anyhow::Result<(f64, Vec<Row>)> {
     }
     publisher.flush().await?;
     counter.await?;
-    let rate = n as f64 / started.elapsed().as_secs_f64();
-    let size = body.len();
-    Ok((
-        rate,
-        vec![Row::new(
-            "ceiling",
-            format!("{rate:.0} msg/s"),
-            format!("raw hop, {n} persistent {size}-byte messages, confirms + manual ack"),
-            "",
-            None,
-        )],
-    ))
+    Ok(n as f64 / started.elapsed().as_secs_f64())
 }
 
 /// The raw hop at the latency scenario's rate: publish to delivery at the consumer, the part of
@@ -154,7 +143,7 @@ pub async fn hop_latency(m: &Mesh, rate: f64, n: u64) -> anyhow::Result<Vec<Row>
 
 /// `n` one-to-one messages to offline users with one FCM device each, published as fast as
 /// the broker confirms; pushes/s received by vendor-sim.
-pub async fn peer(m: &Mesh, n: u64, users: usize, ceiling: f64) -> anyhow::Result<(f64, Vec<Row>)> {
+pub async fn peer(m: &Mesh, n: u64, users: usize) -> anyhow::Result<f64> {
     let (_, before) = load::count(m, "fcm").await;
     let mut publisher = Publisher::connect(&m.amqp_url(), 1000).await?;
     let started = Instant::now();
@@ -178,18 +167,7 @@ pub async fn peer(m: &Mesh, n: u64, users: usize, ceiling: f64) -> anyhow::Resul
         || async { load::count(m, "fcm").await.1 },
     )
     .await?;
-    let rate = n as f64 / took.as_secs_f64();
-    let ratio = rate / ceiling;
-    Ok((
-        rate,
-        vec![Row::new(
-            "peer",
-            format!("{rate:.0} pushes/s ({ratio:.2} of the ceiling)"),
-            format!("{n} messages, {users} FCM devices"),
-            ">= 0.5 x ceiling",
-            Some(ratio >= 0.5),
-        )],
-    ))
+    Ok(n as f64 / took.as_secs_f64())
 }
 
 /// The peer scenario at a fixed rate; publish-to-vendor latency percentiles. With `vendor_ms`,
@@ -339,14 +317,13 @@ pub async fn memory(
     idle: &[(&'static str, u64)],
     pushes: u64,
     users: usize,
-    ceiling: f64,
 ) -> anyhow::Result<Row> {
     let mut snapshots = Vec::new();
     for target in [pushes / 2, pushes] {
         let (_, so_far) = load::count(m, "fcm").await;
         if target > so_far {
             println!("memory: pushing up to {target} pushes in all");
-            peer(m, target - so_far, users, ceiling).await?;
+            peer(m, target - so_far, users).await?;
         }
         snapshots.push(m.rss_kib());
     }
