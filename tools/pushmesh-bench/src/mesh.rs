@@ -246,41 +246,38 @@ impl Mesh {
     /// CPU time each process has used so far, user and system, in clock ticks (USER_HZ: 100 a
     /// second on Linux).
     pub fn cpu_ticks(&self) -> Vec<(&'static str, u64)> {
-        self.children
-            .iter()
-            .map(|(name, child)| {
-                let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id()))
-                    .unwrap_or_default();
-                // The command may hold spaces, so count from its closing parenthesis: utime and
-                // stime are the 14th and 15th fields, the 12th and 13th after it.
-                let ticks = stat
-                    .rsplit_once(')')
-                    .map(|(_, rest)| {
-                        rest.split_whitespace()
-                            .skip(11)
-                            .take(2)
-                            .filter_map(|t| t.parse::<u64>().ok())
-                            .sum()
-                    })
-                    .unwrap_or(0);
-                (*name, ticks)
+        self.each_proc("stat", |stat| {
+            // The command may hold spaces, so count from its closing parenthesis: utime and
+            // stime are the 14th and 15th fields, the 12th and 13th after it.
+            stat.rsplit_once(')').map(|(_, rest)| {
+                rest.split_whitespace()
+                    .skip(11)
+                    .take(2)
+                    .filter_map(|t| t.parse::<u64>().ok())
+                    .sum()
             })
-            .collect()
+        })
     }
 
     /// Resident memory of each service, in KiB, from /proc.
     pub fn rss_kib(&self) -> Vec<(&'static str, u64)> {
+        self.each_proc("status", |status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+    }
+
+    /// One figure per process from `/proc/<pid>/<file>`; 0 where the file or the figure is
+    /// missing (a process that has exited).
+    fn each_proc(&self, file: &str, figure: fn(&str) -> Option<u64>) -> Vec<(&'static str, u64)> {
         self.children
             .iter()
             .map(|(name, child)| {
-                let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+                let text = std::fs::read_to_string(format!("/proc/{}/{file}", child.id()))
                     .unwrap_or_default();
-                let kib = status
-                    .lines()
-                    .find_map(|l| l.strip_prefix("VmRSS:"))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-                    .unwrap_or(0);
-                (*name, kib)
+                (*name, figure(&text).unwrap_or(0))
             })
             .collect()
     }
