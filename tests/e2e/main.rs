@@ -9,6 +9,7 @@ mod delivery;
 mod faults;
 mod ops;
 mod presence;
+mod publisher;
 mod rejected;
 mod retries;
 mod vendors;
