@@ -1,11 +1,12 @@
 //! pushmesh-bench: how fast the mesh moves pushes, against the broker's own ceiling, in one run.
 //!
-//!   cargo run --release -p pushmesh-bench -- [all|ceiling|peer|latency|group|registry|memory] [--pushes N] [--rate N] [--vendor-ms N] [--hold]
+//!   cargo run --release -p pushmesh-bench -- [all|ceiling|peer|latency|group|registry|memory|dedup] [--pushes N] [--rate N] [--vendor-ms N] [--hold]
 //!
 //! Builds the release binaries, starts RabbitMQ if needed, runs the whole mesh and vendor-sim as
 //! processes in a vhost of their own, runs the scenarios with a progress line each second, prints
 //! a table and writes it into docs/benchmarks.md (scenario `all`).
 
+mod dedup;
 mod load;
 mod mesh;
 mod report;
@@ -38,6 +39,11 @@ async fn main() -> anyhow::Result<()> {
         .canonicalize()?;
 
     let mut rows: Vec<Row> = Vec::new();
+    if scenario == "dedup" {
+        rows.extend(dedup::dedup(flag("--dedup-ids", 18_000_000))?);
+        print!("{}", report::table(&rows));
+        return Ok(());
+    }
     if scenario == "registry" {
         rows.extend(scenarios::registry(devices, registry_cache)?);
         print!("{}", report::table(&rows));

@@ -102,11 +102,12 @@ impl Publisher {
     /// redelivered and published again).
     pub async fn send_all(&self, messages: &[Outgoing]) -> Result<Confirms, AmqpError> {
         // A lapin publish ends only once its I/O thread has written the frames, so awaiting
-        // them one by one made every message a round trip between two threads (a dispatcher
-        // spent a fifth of its time switching for its outcomes). All of them are started
-        // first, then awaited together. The first poll is where lapin numbers a message for
-        // its confirm and queues its frames, so it is done here in order, not left to the
-        // order in which a combinator happens to poll: messages to one queue keep their order.
+        // them one by one made every message a round trip between two threads (for a
+        // dispatcher, an outcome per push: docs/benchmarks.md, change 14). All of them are
+        // started first, then awaited together. The first poll is where lapin numbers a
+        // message for its confirm and queues its frames, so it is done here in order, not
+        // left to the order in which a combinator happens to poll: messages to one queue
+        // keep their order.
         let mut publishes: Vec<_> = messages
             .iter()
             .map(|m| Box::pin(future::maybe_done(self.publish(m))))
