@@ -5,8 +5,9 @@
 use crate::load;
 use crate::report::Row;
 use ingest::{DedupStore, DiskDedup};
+use pushmesh_contract::now_ms;
 use pushmesh_runtime::recent::key;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 /// `ingest.dedup_window_s`'s default, in ms.
 const WINDOW_MS: u64 = 86_400_000;
@@ -18,7 +19,7 @@ fn id(kind: &str, n: u64) -> [u8; 16] {
 pub fn dedup(n: u64) -> anyhow::Result<Vec<Row>> {
     let dir = tempfile::tempdir()?;
     let store = DiskDedup::open(dir.path(), WINDOW_MS)?;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as u64;
+    let now = now_ms();
     let started = Instant::now();
     let mut progress = load::Progress::new("dedup ids recorded", n, started);
     let mut recorded = 0;
