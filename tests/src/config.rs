@@ -170,9 +170,24 @@ token_url = "http://127.0.0.1:{sim_port}/fcm/token"
     )
 }
 
+/// Ports handed to processes, below Linux's ephemeral range (32768-60999): the port is free
+/// when chosen but bound only once the process starts, and a port from that range could be
+/// taken meanwhile by any connection's source port or any `bind(0)` of a parallel test
+/// (CI saw a dispatcher exit so, once). Each port is handed out once per test run.
+const PROCESS_PORTS: std::ops::Range<u32> = 20_000..32_000;
+
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free local port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    // Starts where this test run's pid points, so two runs at once rarely meet.
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let span = PROCESS_PORTS.end - PROCESS_PORTS.start;
+    let start = std::process::id().wrapping_mul(7919) % span;
+    for _ in 0..span {
+        let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        let port = (PROCESS_PORTS.start + offset) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {PROCESS_PORTS:?}");
 }

@@ -76,7 +76,13 @@ impl Mesh {
             if path.extension().is_some_and(|e| e == "log") {
                 let text = std::fs::read_to_string(&path).unwrap_or_default();
                 let lines: Vec<&str> = text.lines().collect();
-                let tail = &lines[lines.len().saturating_sub(40)..];
+                let (before, tail) = lines.split_at(lines.len().saturating_sub(40));
+                // Why a process exited is often long before its last lines.
+                let errors: Vec<_> = before.iter().filter(|l| l.contains("ERROR")).collect();
+                if !errors.is_empty() {
+                    eprintln!("--- earlier errors in {} ---", path.display());
+                    errors.iter().take(20).for_each(|line| eprintln!("{line}"));
+                }
                 eprintln!("--- last {} lines of {} ---", tail.len(), path.display());
                 for line in tail {
                     eprintln!("{line}");

@@ -1,0 +1,198 @@
+//! Which message ids ingest has already passed on, within the dedup window.
+
+mod filters;
+
+use filters::{hash_of, Filters};
+use pushmesh_runtime::recent::{self, RecentError, RecentIds};
+use std::path::Path;
+use std::sync::Arc;
+
+pub use filters::FilterStats;
+
+/// The store's error names the file and what failed.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct DedupError(#[from] RecentError);
+
+/// A message's key: a hash of (app id, message id); see [`pushmesh_runtime::recent::key`].
+pub type DedupKey = [u8; 16];
+
+/// Seen message ids. Ingest asks before passing a message on, and records it only once the
+/// message's outputs are confirmed, so a crash in between repeats a push rather than losing it.
+pub trait DedupStore: Send + Sync + 'static {
+    /// Was `key` recorded at or after `since_ms`?
+    fn seen_since(&self, key: &DedupKey, since_ms: u64) -> Result<bool, DedupError>;
+    /// Records `keys` as seen at `at_ms`, durably, before returning.
+    fn record(&self, keys: &[DedupKey], at_ms: u64) -> Result<(), DedupError>;
+    /// Forgets what was recorded before `before_ms` (whole buckets, so some of it may stay a
+    /// little longer); returns how many.
+    fn purge(&self, before_ms: u64) -> Result<usize, DedupError>;
+}
+
+/// The page cache: a lookup of a recent id finds its pages here, older ones come from the file.
+const CACHE_BYTES: usize = 8 * 1024 * 1024;
+
+/// One table per eighth of the dedup window in `<data_dir>/ingest.redb`: purging deletes
+/// whole tables, and a lookup reads the file only for the newest table and those whose filter
+/// in memory does not rule the id out (see [`filters`]). The value is the time recorded, so
+/// the window is exact.
+pub struct DiskDedup {
+    // Dropped first: its thread reads the file.
+    filters: Filters,
+    seen: Arc<RecentIds>,
+}
+
+impl DiskDedup {
+    /// Opens `<data_dir>/ingest.redb`, importing (then removing) the sled folder
+    /// `<data_dir>/ingest` an older build kept (docs/operations.md, Upgrading stored data).
+    pub fn open(data_dir: &Path, window_ms: u64) -> Result<Self, DedupError> {
+        let seen = RecentIds::open(
+            &data_dir.join("ingest.redb"),
+            "seen",
+            window_ms / 8,
+            CACHE_BYTES,
+        )?;
+        let imported = seen.import_sled(&data_dir.join("ingest"), &[])?;
+        if imported > 0 {
+            tracing::info!(imported, "entries imported from the older sled store");
+        }
+        let seen = Arc::new(seen);
+        Ok(DiskDedup {
+            filters: Filters::start(seen.clone()),
+            seen,
+        })
+    }
+
+    /// The filters in memory: how many are ready or still being built, and their size.
+    pub fn filter_stats(&self) -> FilterStats {
+        self.filters.stats()
+    }
+}
+
+impl DedupStore for DiskDedup {
+    fn seen_since(&self, key: &DedupKey, since_ms: u64) -> Result<bool, DedupError> {
+        let hash = hash_of(key);
+        let may_hold = |bucket| self.filters.may_hold(bucket, hash);
+        Ok(match self.seen.get_since_where(since_ms, key, may_hold)? {
+            Some(at) => recent::be_u64(&at) >= since_ms,
+            None => false,
+        })
+    }
+
+    fn record(&self, keys: &[DedupKey], at_ms: u64) -> Result<(), DedupError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let bucket = self.seen.bucket_of(at_ms);
+        let hashes: Vec<u64> = keys.iter().map(|k| hash_of(k)).collect();
+        let recording = self.filters.note(bucket, &hashes);
+        let at = at_ms.to_be_bytes();
+        let entries: Vec<_> = keys.iter().map(|k| (at_ms, k, at)).collect();
+        self.seen.insert(&entries);
+        self.seen.flush()?;
+        drop(recording);
+        self.filters.advance_to(bucket);
+        Ok(())
+    }
+
+    fn purge(&self, before_ms: u64) -> Result<usize, DedupError> {
+        let purged = self.seen.drop_before(before_ms)?;
+        self.filters.drop_before(self.seen.bucket_of(before_ms));
+        // Deleted tables' pages are reused only once the deletion is durable.
+        self.seen.flush()?;
+        Ok(purged)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_survive_reopen_and_purge_by_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            recent::key(&[b"a"]),
+            recent::key(&[b"b"]),
+            recent::key(&[b"c"]),
+        );
+        {
+            let s = DiskDedup::open(dir.path(), 8_000).unwrap();
+            s.record(&[a], 1_000).unwrap();
+            s.record(&[b], 5_000).unwrap();
+            assert!(!s.seen_since(&c, 0).unwrap());
+        }
+        let s = DiskDedup::open(dir.path(), 8_000).unwrap();
+        assert!(s.seen_since(&a, 500).unwrap());
+        assert!(!s.seen_since(&a, 1_001).unwrap(), "outside the window");
+        assert_eq!(s.purge(2_000).unwrap(), 1);
+        assert!(!s.seen_since(&a, 0).unwrap());
+        assert!(s.seen_since(&b, 0).unwrap());
+    }
+
+    fn keys(kind: &str, n: u64) -> Vec<DedupKey> {
+        (0..n)
+            .map(|i| recent::key(&[kind.as_bytes(), &i.to_be_bytes()]))
+            .collect()
+    }
+
+    fn wait_for_filters(s: &DiskDedup, ready: usize) -> FilterStats {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let stats = s.filter_stats();
+            if stats.ready == ready && stats.building == 0 {
+                return stats;
+            }
+            assert!(std::time::Instant::now() < deadline, "filters stuck at {stats:?}");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn older_buckets_get_filters_that_find_every_recorded_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = keys("old", 5_000);
+        {
+            // Buckets of 1 s: ids in buckets 1 and 2, then a record in 3 moves past both.
+            let s = DiskDedup::open(dir.path(), 8_000).unwrap();
+            s.record(&old[..2_500], 1_000).unwrap();
+            s.record(&old[2_500..], 2_000).unwrap();
+            assert_eq!(s.filter_stats().ready, 0, "records are still in the newest bucket");
+            s.record(&keys("now", 1), 3_000).unwrap();
+            let stats = wait_for_filters(&s, 2);
+            assert!(stats.bytes > 5_000, "about 10 bits per id: {stats:?}");
+            assert!(old.iter().all(|k| s.seen_since(k, 0).unwrap()));
+        }
+        // Reopened: built again from the file, all but the newest bucket.
+        let s = DiskDedup::open(dir.path(), 8_000).unwrap();
+        wait_for_filters(&s, 2);
+        assert!(old.iter().all(|k| s.seen_since(k, 0).unwrap()));
+        assert!(keys("new", 1_000).iter().all(|k| !s.seen_since(k, 0).unwrap()));
+        s.purge(2_000).unwrap();
+        assert_eq!(s.filter_stats().ready, 1, "the purged bucket's filter went with it");
+    }
+
+    #[test]
+    fn ids_recorded_to_a_bucket_while_its_filter_is_built_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Arc::new(DiskDedup::open(dir.path(), 8_000).unwrap());
+        for chunk in keys("old", 200_000).chunks(10_000) {
+            s.record(chunk, 1_000).unwrap();
+        }
+        // Late records to bucket 1 (a batch stamped before the bucket ended) race its build.
+        let late = keys("late", 4_000);
+        let recorder = {
+            let (s, late) = (s.clone(), late.clone());
+            std::thread::spawn(move || {
+                for chunk in late.chunks(10) {
+                    s.record(chunk, 1_500).unwrap();
+                }
+            })
+        };
+        s.record(&keys("now", 1), 3_000).unwrap();
+        recorder.join().unwrap();
+        wait_for_filters(&s, 1);
+        let missed = late.iter().filter(|k| !s.seen_since(k, 0).unwrap()).count();
+        assert_eq!(missed, 0, "late ids the filter lacks");
+    }
+}
