@@ -7,6 +7,6 @@ mod handler;
 mod startup;
 mod validate;
 
-pub use dedup::{DedupStore, DiskDedup};
+pub use dedup::{DedupStore, DiskDedup, FilterStats};
 pub use startup::{Application, StartError};
 pub use validate::{Accepted, Rejection, Validator};

@@ -6,6 +6,7 @@ use pushmesh_runtime::amqp::{run_stage, supervise, topology, StageMetrics};
 use pushmesh_runtime::ops::{self, ListenError, Ops};
 use pushmesh_runtime::{service, Settings, Shutdown};
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -63,6 +64,7 @@ impl Application {
             &["kind", "result"],
         );
         let stages = StageMetrics::new(&ops);
+        report_filter_bytes(&ops, store.clone());
         let work = supervise("ingest", &settings, &ops.health, &shutdown, |conn| {
             let mut handler = IngestHandler::new(settings.clone(), store.clone(), messages.clone());
             let (settings, shutdown, stages) = (&settings, &shutdown, &stages);
@@ -80,4 +82,26 @@ impl Application {
         });
         service::run(server, work, &shutdown).await
     }
+}
+
+/// How often the dedup filters' size is read into its gauge: they change when a bucket's
+/// filter is built (every eighth of the window, or at start) or purged.
+const FILTER_GAUGE_EVERY: Duration = Duration::from_secs(5);
+
+fn report_filter_bytes(ops: &Ops, store: Arc<DiskDedup>) {
+    let gauge = ops
+        .gauge(
+            "dedup_filter_bytes",
+            "Memory held by the dedup window's filters (about 1.2 bytes per message id).",
+            &[],
+        )
+        .with_label_values(&[] as &[&str]);
+    // Ends with the runtime, when the service stops.
+    actix_rt::spawn(async move {
+        let mut every = tokio::time::interval(FILTER_GAUGE_EVERY);
+        loop {
+            every.tick().await;
+            gauge.set(store.filter_stats().bytes as i64);
+        }
+    });
 }

@@ -1,5 +1,6 @@
 //! Which message ids ingest has already passed on, within the dedup window.
 
+mod build;
 mod filters;
 
 use filters::{hash_of, Filters};
@@ -85,13 +86,13 @@ impl DedupStore for DiskDedup {
         }
         let bucket = self.seen.bucket_of(at_ms);
         let hashes: Vec<u64> = keys.iter().map(|k| hash_of(k)).collect();
+        self.filters.advance_to(bucket);
         let recording = self.filters.note(bucket, &hashes);
         let at = at_ms.to_be_bytes();
         let entries: Vec<_> = keys.iter().map(|k| (at_ms, k, at)).collect();
         self.seen.insert(&entries);
         self.seen.flush()?;
         drop(recording);
-        self.filters.advance_to(bucket);
         Ok(())
     }
 
@@ -143,39 +144,71 @@ mod tests {
             if stats.ready == ready && stats.building == 0 {
                 return stats;
             }
-            assert!(std::time::Instant::now() < deadline, "filters stuck at {stats:?}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "filters stuck at {stats:?}"
+            );
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
     }
 
     #[test]
-    fn older_buckets_get_filters_that_find_every_recorded_id() {
+    fn every_bucket_gets_a_filter_that_finds_every_recorded_id() {
         let dir = tempfile::tempdir().unwrap();
         let old = keys("old", 5_000);
         {
-            // Buckets of 1 s: ids in buckets 1 and 2, then a record in 3 moves past both.
+            // Buckets of 1 s: ids in buckets 1 and 2, then one in 3.
             let s = DiskDedup::open(dir.path(), 8_000).unwrap();
             s.record(&old[..2_500], 1_000).unwrap();
             s.record(&old[2_500..], 2_000).unwrap();
-            assert_eq!(s.filter_stats().ready, 0, "records are still in the newest bucket");
             s.record(&keys("now", 1), 3_000).unwrap();
-            let stats = wait_for_filters(&s, 2);
-            assert!(stats.bytes > 5_000, "about 10 bits per id: {stats:?}");
+            assert_eq!(
+                s.filter_stats().ready,
+                3,
+                "a bucket gets one as records reach it"
+            );
             assert!(old.iter().all(|k| s.seen_since(k, 0).unwrap()));
         }
-        // Reopened: built again from the file, all but the newest bucket.
+        // Reopened: every bucket's is built again from the file.
         let s = DiskDedup::open(dir.path(), 8_000).unwrap();
-        wait_for_filters(&s, 2);
+        let stats = wait_for_filters(&s, 3);
+        assert!(
+            stats.bytes > 5_000 / 8 * 9,
+            "about 10 bits per id: {stats:?}"
+        );
         assert!(old.iter().all(|k| s.seen_since(k, 0).unwrap()));
-        assert!(keys("new", 1_000).iter().all(|k| !s.seen_since(k, 0).unwrap()));
+        assert!(keys("new", 1_000)
+            .iter()
+            .all(|k| !s.seen_since(k, 0).unwrap()));
         s.purge(2_000).unwrap();
-        assert_eq!(s.filter_stats().ready, 1, "the purged bucket's filter went with it");
+        assert_eq!(
+            s.filter_stats().ready,
+            2,
+            "the purged bucket's filter went with it"
+        );
+    }
+
+    #[test]
+    fn a_filter_that_took_more_than_it_was_sized_for_is_rebuilt_once_records_move_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = DiskDedup::open(dir.path(), 8_000).unwrap();
+        let old = keys("old", 300_000);
+        for chunk in old.chunks(10_000) {
+            s.record(chunk, 1_000).unwrap();
+        }
+        let outgrown = s.filter_stats().bytes;
+        s.record(&keys("now", 1), 2_000).unwrap();
+        let stats = wait_for_filters(&s, 2);
+        // Sized for 100,000 at first; now for 300,000 (and bucket 2's for 450,000).
+        assert!(stats.bytes > outgrown * 3, "{outgrown} then {stats:?}");
+        assert!(old.iter().all(|k| s.seen_since(k, 0).unwrap()));
     }
 
     #[test]
     fn ids_recorded_to_a_bucket_while_its_filter_is_built_are_found() {
         let dir = tempfile::tempdir().unwrap();
         let s = Arc::new(DiskDedup::open(dir.path(), 8_000).unwrap());
+        // Past the first filter's size, so it is rebuilt once records move on.
         for chunk in keys("old", 200_000).chunks(10_000) {
             s.record(chunk, 1_000).unwrap();
         }
@@ -191,7 +224,7 @@ mod tests {
         };
         s.record(&keys("now", 1), 3_000).unwrap();
         recorder.join().unwrap();
-        wait_for_filters(&s, 1);
+        wait_for_filters(&s, 2);
         let missed = late.iter().filter(|k| !s.seen_since(k, 0).unwrap()).count();
         assert_eq!(missed, 0, "late ids the filter lacks");
     }

@@ -48,6 +48,35 @@ fn entries_are_found_in_their_bucket_and_dropped_with_it() {
 }
 
 #[test]
+fn a_caller_filter_skips_buckets_on_disk_but_not_unflushed_inserts() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = open(dir.path(), "seen", 1_000);
+    let a = key(&[b"a"]);
+    ids.insert(&[(1_000, a, b"old"), (5_000, a, b"new")]);
+    let not_5 = |bucket| bucket != 5;
+    assert_eq!(
+        ids.get_since_where(0, &a, not_5).unwrap().as_deref(),
+        Some(&b"new"[..]),
+        "not flushed yet: found whatever the filter says"
+    );
+    ids.flush().unwrap();
+    let found = ids.get_since_where(0, &a, not_5).unwrap();
+    assert_eq!(found.as_deref(), Some(&b"old"[..]), "bucket 5 skipped");
+    assert_eq!(ids.get_since_where(0, &a, |_| false).unwrap(), None);
+    assert_eq!(ids.bucket_list(), vec![1, 5]);
+    assert_eq!(
+        (ids.bucket_len(1).unwrap(), ids.bucket_len(9).unwrap()),
+        (1, 0)
+    );
+    let mut keys = Vec::new();
+    let given = ids.for_each_key(5, |k| {
+        keys.push(k.to_vec());
+        true
+    });
+    assert_eq!((given.unwrap(), keys), (1, vec![a.to_vec()]));
+}
+
+#[test]
 fn the_newest_bucket_answers_first() {
     let dir = tempfile::tempdir().unwrap();
     let ids = open(dir.path(), "seen", 1_000);
