@@ -30,6 +30,7 @@ pub struct Mesh {
     pub vhost: Vhost,
     pub dir: tempfile::TempDir,
     pub sim: String,
+    pub ingest: String,
     pub registry: String,
     pub http: reqwest::Client,
     pub settings_toml: String,
@@ -110,6 +111,7 @@ impl Mesh {
         if in_process("ingest") {
             let app = ingest::Application::build(settings.clone(), shutdown.clone())
                 .expect("ingest starts");
+            ports.ingest = app.port();
             ready.push(app.port());
             actix_rt::spawn(app.run_until_stopped());
         }
@@ -186,6 +188,7 @@ impl Mesh {
             vhost,
             dir,
             sim: format!("http://127.0.0.1:{}", ports.sim),
+            ingest: format!("http://127.0.0.1:{}", ports.ingest),
             registry: format!("http://127.0.0.1:{}", ports.registry),
             http,
             settings_toml: toml,

@@ -92,7 +92,7 @@ fn report_filter_bytes(ops: &Ops, store: Arc<DiskDedup>) {
     let gauge = ops
         .gauge(
             "dedup_filter_bytes",
-            "Memory held by the dedup window's filters (about 1.2 bytes per message id).",
+            "Memory held by the dedup window's filters (about 1.3 bytes per message id).",
             &[],
         )
         .with_label_values(&[] as &[&str]);

@@ -88,8 +88,9 @@ fn lookups(store: &DiskDedup, now: u64, kind: &str) -> anyhow::Result<f64> {
     Ok(started.elapsed().as_secs_f64() / LOOKUPS as f64)
 }
 
-/// Waits until every bucket but the newest has its filter (ingest builds them in the
-/// background after a restart and whenever records move to a newer bucket).
+/// Waits until every bucket has its filter (ingest builds them from the file in the
+/// background after a restart, and when records have moved on from a bucket whose filter
+/// misfits its count).
 fn wait_for_filters(store: &DiskDedup) -> anyhow::Result<FilterStats> {
     let started = Instant::now();
     loop {

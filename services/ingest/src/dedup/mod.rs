@@ -34,9 +34,9 @@ pub trait DedupStore: Send + Sync + 'static {
 const CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 /// One table per eighth of the dedup window in `<data_dir>/ingest.redb`: purging deletes
-/// whole tables, and a lookup reads the file only for the newest table and those whose filter
-/// in memory does not rule the id out (see [`filters`]). The value is the time recorded, so
-/// the window is exact.
+/// whole tables, and a lookup reads only the tables whose filter in memory does not rule the
+/// id out, or that have none yet (see [`filters`]). The value is the time recorded, so the
+/// window is exact.
 pub struct DiskDedup {
     // Dropped first: its thread reads the file.
     filters: Filters,
