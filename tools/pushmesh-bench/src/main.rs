@@ -1,11 +1,12 @@
 //! pushmesh-bench: how fast the mesh moves pushes, against the broker's own ceiling, in one run.
 //!
-//!   cargo run --release -p pushmesh-bench -- [all|ceiling|peer|latency|group|registry|memory|dedup] [--pushes N] [--rate N] [--vendor-ms N] [--hold]
+//!   cargo run --release -p pushmesh-bench -- [SCENARIO] [FLAGS]    (`--help` lists them)
 //!
 //! Builds the release binaries, starts RabbitMQ if needed, runs the whole mesh and vendor-sim as
 //! processes in a vhost of their own, runs the scenarios with a progress line each second, prints
 //! a table and writes it into docs/benchmarks.md (scenario `all`).
 
+mod args;
 mod dedup;
 mod load;
 mod mesh;
@@ -19,28 +20,29 @@ use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let scenario = args.first().map(String::as_str).unwrap_or("all").to_owned();
-    let flag = |name: &str, default: u64| -> u64 {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let opts = match args::parse(&raw) {
+        Ok(opts) => opts,
+        Err(e) => {
+            eprintln!("pushmesh-bench: {e}\n{}", args::USAGE);
+            std::process::exit(2);
+        }
     };
-    let pushes = flag("--pushes", 1_000_000);
-    let peer_n = flag("--peer", 100_000);
-    let devices = flag("--registry-devices", 1_000_000) as usize;
-    // A registry serving a million devices is given a cache near its store's size, as
-    // docs/configuration.md advises; `--registry-cache-mb 64` shows what a starved cache costs.
-    let registry_cache = flag("--registry-cache-mb", 1024) << 20;
+    if opts.help {
+        println!("{}", args::USAGE);
+        return Ok(());
+    }
+    let scenario = opts.scenario.clone();
+    let (pushes, peer_n) = (opts.pushes, opts.peer);
+    let devices = opts.registry_devices as usize;
+    let registry_cache = opts.registry_cache_mb << 20;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .canonicalize()?;
 
     let mut rows: Vec<Row> = Vec::new();
     if scenario == "dedup" {
-        rows.extend(dedup::dedup(flag("--dedup-ids", 18_000_000))?);
+        rows.extend(dedup::dedup(opts.dedup_ids)?);
         print!("{}", report::table(&rows));
         return Ok(());
     }
@@ -99,12 +101,12 @@ async fn main() -> anyhow::Result<()> {
     ));
     if matches!(scenario.as_str(), "all" | "latency") {
         // Half the peer rate unless `--rate` asks for another (a quiet mesh, say).
-        let rate = match flag("--rate", 0) {
+        let rate = match opts.rate {
             0 => peer_rate / 2.0,
             r => r as f64,
         };
         let n = (rate * 20.0) as u64;
-        let vendor_ms = flag("--vendor-ms", 0);
+        let vendor_ms = opts.vendor_ms;
         rows.extend(scenarios::latency(&m, rate, n, users, vendor_ms).await?);
         rows.extend(scenarios::hop_latency(&m, rate, n).await?);
     }
@@ -128,7 +130,7 @@ async fn main() -> anyhow::Result<()> {
     }
     println!();
     print!("{}", report::table(&rows));
-    if args.iter().any(|a| a == "--hold") {
+    if opts.hold {
         // To look inside the services as the scenarios left them (/proc, gdb, /metrics).
         println!("--hold: the mesh stays up until Ctrl-C");
         tokio::signal::ctrl_c().await?;
@@ -136,8 +138,8 @@ async fn main() -> anyhow::Result<()> {
     if scenario == "all" {
         let command = format!(
             "cargo run --release -p pushmesh-bench -- all{}",
-            args.iter()
-                .skip(1)
+            raw.iter()
+                .filter(|a| *a != "all")
                 .map(|a| format!(" {a}"))
                 .collect::<String>()
         );
