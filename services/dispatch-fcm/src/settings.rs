@@ -78,9 +78,6 @@ impl FcmSettings {
         if self.project_id.is_empty() {
             return Err(invalid("project_id", "must not be empty"));
         }
-        if !self.base_url.starts_with("http://") && !self.base_url.starts_with("https://") {
-            return Err(invalid("base_url", "must be an http:// or https:// URL"));
-        }
         let priorities = ["HIGH", "NORMAL"];
         if !priorities.contains(&self.priority.as_str()) {
             return Err(invalid("priority", "must be HIGH or NORMAL"));

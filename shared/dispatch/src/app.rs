@@ -50,6 +50,7 @@ where
         };
         let key = format!("apps.{app}.{vendor}");
         let invalid = |e: serde_json::Error| SettingsError::invalid(key.as_str(), e.to_string());
+        crate::support::check_urls(&key, table)?;
         // The limit keys are the core's; the rest of the table is the vendor module's.
         let limits: LimitSettings = serde_json::from_value(table.clone()).map_err(invalid)?;
         let mut own = table.clone();

@@ -1,7 +1,7 @@
 //! Small rules several vendor modules share.
 
 use pushmesh_contract::stage::DevicePush;
-use pushmesh_runtime::Settings;
+use pushmesh_runtime::{Settings, SettingsError};
 use std::time::Duration;
 
 /// The pooled HTTP client every vendor client of a dispatcher shares: keep-alive connections
@@ -13,6 +13,34 @@ pub fn http_client(settings: &Settings) -> Result<reqwest::Client, String> {
         .pool_max_idle_per_host(settings.dispatch.concurrency)
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// Every `*_url` key of a vendor's table (`key`, e.g. `apps.demo.huawei`) must be an http:// or
+/// https:// URL with a host. Checked at start because a bad one would fail each request as if
+/// the vendor were unreachable, and its pushes would go round the retry tiers until they expire.
+pub fn check_urls(key: &str, table: &serde_json::Value) -> Result<(), SettingsError> {
+    let Some(map) = table.as_object() else {
+        return Ok(());
+    };
+    for (name, value) in map.iter().filter(|(name, _)| name.ends_with("_url")) {
+        // Not a string (or null for "the default"): the vendor's own parse names the type.
+        let Some(text) = value.as_str() else {
+            continue;
+        };
+        let why = match reqwest::Url::parse(text) {
+            Err(e) => e.to_string(),
+            Ok(url) if !matches!(url.scheme(), "http" | "https") => {
+                format!("the scheme is `{}`", url.scheme())
+            }
+            Ok(url) if url.host_str().is_none_or(str::is_empty) => "there is no host".into(),
+            Ok(_) => continue,
+        };
+        return Err(SettingsError::invalid(
+            format!("{key}.{name}"),
+            format!("must be an http:// or https:// URL with a host, not `{text}` ({why})"),
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses a text longer than a vendor allows, counting characters (not bytes), with a detail
@@ -65,6 +93,30 @@ mod tests {
         let t = 1_767_283_199_000;
         assert_eq!(until_next_china_day(t), Duration::from_secs(1));
         assert_eq!(until_next_china_day(t + 1_000), Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn vendor_urls_are_checked_naming_the_key() {
+        let table = |url: &str| serde_json::json!({"app_id": "a", "auth_url": url});
+        let key = "apps.demo.huawei";
+        for good in [
+            "https://push-api.cloud.huawei.com",
+            "http://127.0.0.1:9/huawei",
+        ] {
+            assert!(check_urls(key, &table(good)).is_ok(), "{good}");
+        }
+        for bad in [
+            "push-api.cloud.huawei.com",
+            "ftp://host/x",
+            "http://",
+            "https://exa mple",
+        ] {
+            let err = check_urls(key, &table(bad)).unwrap_err().to_string();
+            assert!(err.contains("apps.demo.huawei.auth_url"), "{err}");
+            assert!(err.contains(&format!("not `{bad}`")), "{err}");
+        }
+        let absent = serde_json::json!({"app_id": "a", "token_url": null});
+        assert!(check_urls(key, &absent).is_ok());
     }
 
     #[test]
