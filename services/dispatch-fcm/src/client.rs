@@ -9,28 +9,43 @@ use pushmesh_contract::{now_ms, Vendor};
 use pushmesh_dispatch::auth::{send_authorized, Answer};
 use pushmesh_dispatch::retry::parse_retry_after;
 use pushmesh_dispatch::{Attempt, VendorApi};
+use pushmesh_runtime::SettingsError;
 use std::time::Duration;
 
 pub struct FcmClient {
     settings: FcmSettings,
-    send_url: String,
+    /// Parsed once, not from a string for each request: FCM takes one token per request
+    /// (docs/benchmarks.md, change 16).
+    send_url: reqwest::Url,
     auth: Auth,
     http: reqwest::Client,
 }
 
 impl FcmClient {
-    pub fn new(settings: FcmSettings, auth: Auth, http: reqwest::Client) -> Self {
+    /// Fails, naming `base_url`, when it and the project id do not make a URL.
+    pub fn new(
+        app_id: &str,
+        settings: FcmSettings,
+        auth: Auth,
+        http: reqwest::Client,
+    ) -> Result<Self, SettingsError> {
         let send_url = format!(
             "{}/v1/projects/{}/messages:send",
             settings.base_url.trim_end_matches('/'),
             settings.project_id
         );
-        FcmClient {
+        let send_url = reqwest::Url::parse(&send_url).map_err(|e| {
+            SettingsError::invalid(
+                format!("apps.{app_id}.fcm.base_url"),
+                format!("`{send_url}` is not a URL ({e})"),
+            )
+        })?;
+        Ok(FcmClient {
             settings,
             send_url,
             auth,
             http,
-        }
+        })
     }
 
     async fn send_one(&self, push: &DevicePush) -> Attempt {
@@ -39,7 +54,7 @@ impl FcmClient {
         let mut attempts = send_authorized("FCM", &self.auth, 1, |token| {
             let request = self
                 .http
-                .post(&self.send_url)
+                .post(self.send_url.clone())
                 .bearer_auth(token)
                 .json(&body);
             async move {

@@ -39,7 +39,7 @@ pub fn build(
                         e.to_string(),
                     )
                 })?;
-            Ok(FcmClient::new(fcm, auth, http))
+            FcmClient::new(app, fcm, auth, http)
         },
     )
 }

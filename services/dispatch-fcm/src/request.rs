@@ -1,64 +1,101 @@
 //! The FCM HTTP v1 request body for one push.
+//!
+//! Typed and borrowed from the push and the settings, not built as a `serde_json::Value`: FCM
+//! takes one token per request, so this runs once per push and its maps and clones showed in
+//! dispatch-fcm's profile (docs/benchmarks.md, change 16).
 
 use crate::settings::{FcmResource, FcmSettings};
 use pushmesh_contract::stage::DevicePush;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
 
 /// `{"message": {...}}` for `POST /v1/projects/{project}/messages:send`.
-pub fn body(push: &DevicePush, settings: &FcmSettings, now_ms: u64) -> Value {
+#[derive(Debug, Serialize)]
+pub struct Body<'a> {
+    message: Message<'a>,
+}
+
+#[derive(Debug, Serialize)]
+struct Message<'a> {
+    token: &'a str,
+    notification: Notice<'a>,
+    /// data values must be strings; the app reads getData().get("payload").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<Data<'a>>,
+    android: Android<'a>,
+}
+
+#[derive(Debug, Serialize)]
+struct Notice<'a> {
+    title: &'a str,
+    body: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct Data<'a> {
+    payload: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct Android<'a> {
+    priority: &'a str,
+    ttl: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    collapse_key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    restricted_package_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notification: Option<AndroidNotification<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct AndroidNotification<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    channel_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sound: Option<&'a str>,
+}
+
+/// The body for `push`; `now_ms` sets the TTL.
+pub fn body<'a>(push: &'a DevicePush, settings: &'a FcmSettings, now_ms: u64) -> Body<'a> {
     let n = &push.notification;
     let resource = n
         .resources_id
         .as_ref()
-        .and_then(|r| settings.resources.get(r))
-        .cloned()
-        .unwrap_or_default();
+        .and_then(|r| settings.resources.get(r));
     // TTL: what is left of the push's life, so a late retry does not outlive its message.
     let ttl_s = push
         .expires_at_ms
         .saturating_sub(now_ms)
         .div_ceil(1000)
         .min(2_419_200);
-
-    let mut android = Map::new();
-    android.insert(
-        "priority".into(),
-        json!(resource.priority.as_deref().unwrap_or(&settings.priority)),
-    );
-    android.insert("ttl".into(), json!(format!("{ttl_s}s")));
-    if let Some(key) = &resource.collapse_key {
-        android.insert("collapse_key".into(), json!(key));
+    let android = Android {
+        priority: resource
+            .and_then(|r| r.priority.as_deref())
+            .unwrap_or(&settings.priority),
+        ttl: format!("{ttl_s}s"),
+        collapse_key: resource.and_then(|r| r.collapse_key.as_deref()),
+        restricted_package_name: push.package.as_deref(),
+        notification: resource.and_then(android_notification),
+    };
+    Body {
+        message: Message {
+            token: &push.token,
+            notification: Notice {
+                title: &n.title,
+                body: &n.content,
+            },
+            data: n.payload.as_deref().map(|payload| Data { payload }),
+            android,
+        },
     }
-    if let Some(package) = &push.package {
-        android.insert("restricted_package_name".into(), json!(package));
-    }
-    if let Some(notification) = android_notification(&resource) {
-        android.insert("notification".into(), notification);
-    }
-
-    let mut message = Map::new();
-    message.insert("token".into(), json!(push.token));
-    message.insert(
-        "notification".into(),
-        json!({"title": n.title, "body": n.content}),
-    );
-    if let Some(payload) = &n.payload {
-        // data values must be strings; the app reads getData().get("payload").
-        message.insert("data".into(), json!({ "payload": payload }));
-    }
-    message.insert("android".into(), Value::Object(android));
-    json!({ "message": message })
 }
 
-fn android_notification(r: &FcmResource) -> Option<Value> {
-    let mut n = Map::new();
-    if let Some(c) = &r.channel_id {
-        n.insert("channel_id".into(), json!(c));
-    }
-    if let Some(s) = &r.sound {
-        n.insert("sound".into(), json!(s));
-    }
-    (!n.is_empty()).then_some(Value::Object(n))
+fn android_notification(r: &FcmResource) -> Option<AndroidNotification<'_>> {
+    let n = AndroidNotification {
+        channel_id: r.channel_id.as_deref(),
+        sound: r.sound.as_deref(),
+    };
+    (n.channel_id.is_some() || n.sound.is_some()).then_some(n)
 }
 
 #[cfg(test)]
@@ -66,6 +103,7 @@ mod tests {
     use super::*;
     use pushmesh_contract::stage::Notification;
     use pushmesh_contract::Vendor;
+    use serde_json::{json, Value};
 
     fn settings() -> FcmSettings {
         serde_json::from_value(json!({
@@ -98,9 +136,14 @@ mod tests {
         }
     }
 
+    /// The JSON the client sends.
+    fn sent(push: &DevicePush, settings: &FcmSettings) -> Value {
+        serde_json::to_value(body(push, settings, 1_000)).unwrap()
+    }
+
     #[test]
     fn shape_follows_fcm_v1() {
-        let b = body(&push(Some("chat")), &settings(), 1_000);
+        let b = sent(&push(Some("chat")), &settings());
         let m = &b["message"];
         assert_eq!(m["token"], "tok");
         assert_eq!(m["notification"], json!({"title": "Alice", "body": "hi"}));
@@ -119,8 +162,28 @@ mod tests {
     fn no_payload_no_data_and_unknown_resource_uses_defaults() {
         let mut p = push(Some("nope"));
         p.notification.payload = None;
-        let b = body(&p, &settings(), 1_000);
+        let b = sent(&p, &settings());
         assert!(b["message"].get("data").is_none());
+        let android = &b["message"]["android"];
+        assert_eq!(android["priority"], "HIGH");
+        assert!(android.get("notification").is_none());
+        assert!(android.get("collapse_key").is_none());
+        // Absent fields are left out, not sent as null.
+        assert!(!b.to_string().contains("null"), "{b}");
+    }
+
+    #[test]
+    fn a_resource_priority_overrides_the_app_default() {
+        let mut s = settings();
+        s.resources.insert(
+            "call".into(),
+            FcmResource {
+                priority: Some("NORMAL".into()),
+                ..Default::default()
+            },
+        );
+        let b = sent(&push(Some("call")), &s);
+        assert_eq!(b["message"]["android"]["priority"], "NORMAL");
         assert!(b["message"]["android"].get("notification").is_none());
     }
 }
