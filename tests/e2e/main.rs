@@ -1,4 +1,4 @@
-//! End-to-end tests: the whole mesh over the real RabbitMQ, real sled files and vendor-sim.
+//! End-to-end tests: the whole mesh over the real RabbitMQ, real store files and vendor-sim.
 //! One test binary (one link step); each test has its own vhost, folder and ports.
 
 mod api;

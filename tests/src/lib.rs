@@ -1,5 +1,5 @@
 //! Test helpers: a whole mesh per test, against the real RabbitMQ (a vhost of its own), real
-//! sled files (a temporary folder of its own) and vendor-sim over HTTP. Every service runs
+//! store files (a temporary folder of its own) and vendor-sim over HTTP. Every service runs
 //! in-process on port 0, started exactly as `main` starts it; the FCM dispatcher can instead
 //! run as a real process, for tests that kill it.
 

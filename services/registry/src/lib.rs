@@ -1,4 +1,4 @@
-//! registry: devices and their bindings to users, in sled. Serves the device HTTP API, applies
+//! registry: devices and their bindings to users, in redb. Serves the device HTTP API, applies
 //! `binding.*` events, resolves offline recipients to devices and hands per-vendor batches to
 //! `dispatch.<vendor>`; deletes devices whose tokens a vendor declared dead.
 
@@ -8,4 +8,4 @@ mod startup;
 mod store;
 
 pub use startup::{Application, StartError};
-pub use store::{Device, DeviceStore, SledDevices, StoreError};
+pub use store::{open as open_store, Device, DeviceStore, RedbDevices, StoreError};

@@ -2,7 +2,7 @@
 
 use crate::api::{self, ApiState};
 use crate::handler::{InvalidTokenHandler, Metrics, ResolveHandler};
-use crate::store::{DeviceStore, SledDevices, StoreError};
+use crate::store::{self, DeviceStore, StoreError};
 use actix_web::web;
 use pushmesh_runtime::amqp::{run_stage, supervise, topology, StageMetrics};
 use pushmesh_runtime::ops::{self, ListenError, Ops};
@@ -40,11 +40,11 @@ impl Application {
             )
             .into());
         }
-        let dir = settings
-            .data_dir
-            .join(format!("registry-{}", settings.registry.shard));
-        let store: Arc<dyn DeviceStore> =
-            Arc::new(SledDevices::open(&dir, settings.registry.cache_bytes)?);
+        let store: Arc<dyn DeviceStore> = Arc::new(store::open(
+            &settings.data_dir,
+            settings.registry.shard,
+            settings.registry.cache_bytes,
+        )?);
         let settings = Arc::new(settings);
         let ops = Ops::new("registry");
         let state = web::Data::new(ApiState {

@@ -1,9 +1,9 @@
-//! Opening sled, the embedded store behind the registry's and ingest's store traits.
+//! Opening the sled folders older builds left (the registry's devices, the short-lived ids), so
+//! that their contents can be imported into redb, and retiring them once they are.
 //!
-//! sled 0.34 calls itself beta, so no service touches it outside its own store module, and every
-//! write that an ack depends on is flushed first.
+//! sled 0.34 calls itself beta, and no service writes to it any more: docs/dependencies.md.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +49,33 @@ pub fn open(dir: &Path, cache_bytes: u64) -> Result<sled::Db, OpenError> {
             }
         }
     }
+}
+
+/// Moves a sled folder whose contents have been imported (and made durable) elsewhere aside,
+/// then removes it. A crash before the move means the next start imports it again; one after it
+/// leaves a folder [`remove_imported`] takes away.
+pub fn retire(dir: &Path) -> std::io::Result<()> {
+    std::fs::rename(dir, imported_path(dir))?;
+    remove_imported(dir);
+    Ok(())
+}
+
+/// Removes what [`retire`] moved aside from `dir`, if it is there. Its removal failing (or a
+/// crash during it) only leaves disk space, so it is retried at every start and logged, never
+/// fatal.
+pub fn remove_imported(dir: &Path) {
+    let aside = imported_path(dir);
+    if aside.exists() {
+        if let Err(e) = std::fs::remove_dir_all(&aside) {
+            tracing::warn!(path = %aside.display(), error = %e, "cannot remove the imported sled store");
+        }
+    }
+}
+
+fn imported_path(dir: &Path) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(".imported");
+    dir.with_file_name(name)
 }
 
 #[cfg(test)]

@@ -46,10 +46,10 @@ async fn main() -> anyhow::Result<()> {
         print!("{}", report::table(&rows));
         return Ok(());
     }
-    // The registry scenario runs sled in this process and needs no mesh, so it runs before the
-    // mesh starts, alone on the machine. (Run last, beside the mesh and a broker that had just
-    // taken the memory phase's million pushes, it measured 197,655 lookups/s where two runs
-    // alone measured 229,695 and 256,646.)
+    // The registry scenario runs the registry's store in this process and needs no mesh, so it
+    // runs before the mesh starts, alone on the machine. (Run last, beside the mesh and a broker
+    // that had just taken the memory phase's million pushes, it measured 197,655 lookups/s
+    // where two runs alone measured 229,695 and 256,646.)
     let registry_rows = match scenario.as_str() {
         "all" | "registry" => scenarios::registry(devices, registry_cache)?,
         _ => Vec::new(),

@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use pushmesh_contract::{now_ms, Vendor};
-use registry::{DeviceStore, SledDevices};
+use registry::DeviceStore;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -357,11 +357,14 @@ pub async fn memory(
     ))
 }
 
-/// Registry lookups/s and bytes per device on disk, with `n` devices in sled, in this process
-/// (so on the same allocator as the registry service).
+/// Registry lookups/s and bytes per device on disk, with `n` devices in the registry's store,
+/// in this process (so on the same allocator as the registry service). The store is flushed
+/// every [`FLUSH_EVERY`] devices, as the service flushes each batch of binding events.
+const FLUSH_EVERY: usize = 100;
+
 pub fn registry(n: usize, cache_bytes: u64) -> anyhow::Result<Vec<Row>> {
     let dir = tempfile::tempdir()?;
-    let store = SledDevices::open(dir.path(), cache_bytes)?;
+    let store = registry::open_store(dir.path(), 0, cache_bytes)?;
     let started = Instant::now();
     let mut progress = load::Progress::new("registry devices registered", n as u64, started);
     for i in 0..n {
@@ -373,6 +376,9 @@ pub fn registry(n: usize, cache_bytes: u64) -> anyhow::Result<Vec<Row>> {
             None,
         )?;
         store.bind("bench", &push_id, &format!("user-{i}"))?;
+        if (i + 1) % FLUSH_EVERY == 0 {
+            store.flush()?;
+        }
         progress.tick(i as u64 + 1);
     }
     store.flush()?;
@@ -406,7 +412,7 @@ pub fn registry(n: usize, cache_bytes: u64) -> anyhow::Result<Vec<Row>> {
         Row::new(
             "registry size",
             format!("{per_device:.0} bytes/device"),
-            format!("{n} devices with 160-byte tokens, sled after flush"),
+            format!("{n} devices with 160-byte tokens, redb after flush"),
             "<= 300",
             Some(per_device <= 300.0),
         ),

@@ -4,7 +4,7 @@
 use super::{be_u64, RecentError, RecentIds, Table};
 use redb::{Database, ReadableTable};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 impl RecentIds {
     /// If `dir` holds an older build's sled store, copies its `<name>/<bucket>` trees (entries
@@ -13,8 +13,7 @@ impl RecentIds {
     /// entries came over. A crash before the move imports again at the next start (counters
     /// count twice then, which only defers pushes); one after it leaves nothing to import.
     pub fn import_sled(&self, dir: &Path, counters: &[&str]) -> Result<usize, RecentError> {
-        let aside = aside(dir);
-        remove_aside(&aside);
+        crate::store::remove_imported(dir);
         if !dir.join("conf").exists() {
             return Ok(0);
         }
@@ -34,8 +33,7 @@ impl RecentIds {
         };
         drop(old);
         self.flush()?;
-        std::fs::rename(dir, &aside).map_err(|e| import_error(format!("moving it aside: {e}")))?;
-        remove_aside(&aside);
+        crate::store::retire(dir).map_err(|e| import_error(format!("moving it aside: {e}")))?;
         Ok(copied)
     }
 
@@ -83,20 +81,4 @@ fn sled_error(e: sled::Error) -> redb::Error {
     redb::Error::Io(std::io::Error::other(format!(
         "reading the sled store: {e}"
     )))
-}
-
-fn aside(dir: &Path) -> PathBuf {
-    let mut name = dir.file_name().unwrap_or_default().to_os_string();
-    name.push(".imported");
-    dir.with_file_name(name)
-}
-
-/// An imported folder already moved aside: its removal failing (or a crash during it) only
-/// leaves disk space, so it is retried at every start and logged, never fatal.
-fn remove_aside(aside: &Path) {
-    if aside.exists() {
-        if let Err(e) = std::fs::remove_dir_all(aside) {
-            tracing::warn!(path = %aside.display(), error = %e, "cannot remove the imported sled store");
-        }
-    }
 }

@@ -5,7 +5,7 @@
 //! a read of another per device; format 1 also keyed the token index by the whole token. Both are rewritten into format 3 from the old
 //! `devices` tree alone, which holds everything.
 
-use super::{key, token_key, Owned, Record, SledDevices, StoreError};
+use super::{Device, SledDevices, StoreError};
 use pushmesh_contract::{codec, Vendor};
 use serde::{Deserialize, Serialize};
 
@@ -81,38 +81,20 @@ fn rewrite(s: &SledDevices) -> Result<usize, StoreError> {
     let mut moved = 0usize;
     for entry in old.iter() {
         let (k, v) = entry?;
-        let device: LegacyDevice =
+        let d: LegacyDevice =
             codec::decode(&v).map_err(|e| StoreError::Io(format!("corrupt device record: {e}")))?;
         let app_id = String::from_utf8_lossy(k.split(|b| *b == 0).next().unwrap_or(&[]));
-        let owner = device.user_id.unwrap_or_default();
-        let push_id = device.push_id;
-        let record = Record {
-            vendor: device.vendor,
-            token: device.token,
-            package: device.package,
-            platform: device.platform,
-            token_gen: device.token_gen,
-            updated_ms: device.updated_ms,
+        let device = Device {
+            push_id: d.push_id,
+            vendor: d.vendor,
+            token: d.token,
+            package: d.package,
+            platform: d.platform,
+            user_id: d.user_id,
+            token_gen: d.token_gen,
+            updated_ms: d.updated_ms,
         };
-        s.tokens.insert(
-            token_key(&app_id, record.vendor, &record.token),
-            push_id.as_bytes(),
-        )?;
-        s.owners
-            .insert(key(&[&app_id, &push_id]), owner.as_bytes())?;
-        if owner.is_empty() {
-            s.unbound
-                .insert(key(&[&app_id, &push_id]), codec::encode(&record))?;
-        } else {
-            let user_key = key(&[&app_id, &owner]);
-            let mut list: Vec<Owned> = match s.users.get(&user_key)? {
-                Some(v) => codec::decode(&v)
-                    .map_err(|e| StoreError::Io(format!("corrupt device list: {e}")))?,
-                None => Vec::new(),
-            };
-            list.push(Owned { push_id, record });
-            s.users.insert(user_key, codec::encode(&list))?;
-        }
+        s.file(&app_id, device)?;
         moved += 1;
     }
     s.db.flush()?;
@@ -124,7 +106,7 @@ fn rewrite(s: &SledDevices) -> Result<usize, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::DeviceStore;
+    use crate::store::{key, token_key};
     use pushmesh_runtime::store;
 
     /// What format 1 left on disk: alice's device and an unbound one, a users index, the token
@@ -164,20 +146,26 @@ mod tests {
         write_format_1(dir.path());
         let s = SledDevices::open(dir.path(), 1 << 20).unwrap();
 
-        let alice = s.devices_of("app", "alice").unwrap();
-        assert_eq!(alice.len(), 1);
+        let all = s.all();
+        let [(app_a, alice), (app_b, unbound)] = <[(String, Device); 2]>::try_from(all.clone())
+            .unwrap_or_else(|all| panic!("two devices: {all:?}"));
+        assert_eq!((app_a.as_str(), app_b.as_str()), ("app", "app"));
         assert_eq!(
-            (alice[0].push_id.as_str(), alice[0].token.as_str()),
+            (alice.push_id.as_str(), alice.token.as_str()),
             ("p1", "tok-1")
         );
-        assert_eq!(alice[0].package.as_deref(), Some("com.example"));
-        assert_eq!(alice[0].token_gen, 3, "token generation kept");
-        let unbound = s.get("app", "p2").unwrap().expect("unbound device kept");
-        assert_eq!(unbound.user_id, None);
+        assert_eq!(alice.user_id.as_deref(), Some("alice"));
+        assert_eq!(alice.package.as_deref(), Some("com.example"));
+        assert_eq!(alice.token_gen, 3, "token generation kept");
+        assert_eq!((unbound.push_id.as_str(), unbound.user_id), ("p2", None));
+        let by_token = s
+            .tokens
+            .get(token_key("app", Vendor::Fcm, "tok-2"))
+            .unwrap();
         assert_eq!(
-            s.register("app", Vendor::Fcm, "tok-2", None, None).unwrap(),
-            ("p2".to_owned(), false),
-            "found again by its token"
+            by_token.as_deref(),
+            Some(b"p2".as_slice()),
+            "found by its token"
         );
         assert_eq!(s.tokens.len(), 2, "the whole-token keys are gone");
         let names = s.db.tree_names();
@@ -188,23 +176,23 @@ mod tests {
         );
         drop(s);
         let again = SledDevices::open(dir.path(), 1 << 20).unwrap();
-        assert_eq!(
-            again.devices_of("app", "alice").unwrap(),
-            alice,
-            "reopens as format 3"
-        );
+        assert_eq!(again.all(), all, "reopens as format 3");
     }
 
     #[test]
     fn an_older_build_run_after_the_upgrade_is_refused_not_wiped() {
         let dir = tempfile::tempdir().unwrap();
-        let p = {
-            let s = SledDevices::open(dir.path(), 1 << 20).unwrap();
-            let (p, _) = s.register("app", Vendor::Fcm, "tok", None, None).unwrap();
-            s.bind("app", &p, "alice").unwrap();
-            s.flush().unwrap();
-            p
+        let device = Device {
+            push_id: "p1".into(),
+            vendor: Vendor::Fcm,
+            token: "tok".into(),
+            package: None,
+            platform: None,
+            user_id: Some("alice".into()),
+            token_gen: 1,
+            updated_ms: 1,
         };
+        super::super::write_fixture(dir.path(), &[("app", device)]);
         {
             // What a format-2 build does on opening it: its own trees, its own mark.
             let db = store::open(dir.path(), 1 << 20).unwrap();
@@ -220,7 +208,7 @@ mod tests {
         let db = store::open(dir.path(), 1 << 20).unwrap();
         let owners = db.open_tree("owners").unwrap();
         assert!(
-            owners.get(key(&["app", &p])).unwrap().is_some(),
+            owners.get(key(&["app", "p1"])).unwrap().is_some(),
             "nothing wiped"
         );
     }
