@@ -45,7 +45,7 @@ pub struct Settings {
     /// Shards of presence and registry, by hash(app_id, user_id).
     #[serde(default = "defaults::one")]
     pub shards: u32,
-    /// Where services keep their sled files (one sub-directory per service and shard).
+    /// Where services keep their store files (one redb file per service and shard).
     pub data_dir: PathBuf,
     #[serde(default)]
     pub listen: ListenSettings,
@@ -142,7 +142,7 @@ pub struct PresenceSettings {
 pub struct RegistrySettings {
     #[serde(default)]
     pub shard: u32,
-    /// sled page cache.
+    /// The device store's page cache (redb).
     #[serde(default = "defaults::cache_bytes")]
     pub cache_bytes: u64,
 }
