@@ -106,8 +106,11 @@ fn unknown_device_is_not_found() {
     });
 }
 
+/// An existing file is taken over as it is: its format mark, its tables, push ids in the form
+/// they were handed out. (A clean close keeps even unflushed changes, so what a flush adds
+/// against a crash is shown by the e2e test `sigkill_of_registry_loses_and_doubles_nothing`.)
 #[test]
-fn flushed_devices_are_there_after_a_reopen() {
+fn devices_are_there_after_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("devices.redb");
     let s = RedbDevices::open(&path, 1 << 20).unwrap();
@@ -117,6 +120,15 @@ fn flushed_devices_are_there_after_a_reopen() {
     drop(s);
     let s = RedbDevices::open(&path, 1 << 20).unwrap();
     assert_eq!(s.devices_of("app", "alice").unwrap()[0].push_id, p);
+    assert_eq!(
+        s.get("app", &p).unwrap().unwrap().user_id.as_deref(),
+        Some("alice")
+    );
+    assert_eq!(
+        s.register("app", Vendor::Fcm, "tok", None, None).unwrap(),
+        (p.clone(), false),
+        "the token index was kept"
+    );
     assert_eq!(p.len(), 32, "push ids keep the form they had: {p}");
 }
 
