@@ -1,7 +1,7 @@
 //! The registry's two stages: resolving offline recipients to their devices (and applying
 //! binding events, in order), and deleting devices whose token a vendor declared dead.
 
-use crate::store::{DeviceStore, StoreError};
+use crate::store::{Device, DeviceStore, StoreError};
 use prometheus::IntCounterVec;
 use pushmesh_contract::public::{Outcome, OutcomeStatus};
 use pushmesh_contract::stage::{Batch, DevicePush, PushJob, RegistryItem, MAX_PUSHES_PER_MESSAGE};
@@ -37,94 +37,125 @@ fn dead_letter(d: &Delivery, stage: &str, reason: impl std::fmt::Display) -> Out
 }
 
 impl ResolveHandler {
-    fn apply(
+    /// Takes one item of a batch: a job joins the run of jobs; a binding event first resolves
+    /// the run (those jobs came before it, so must not see it), then is applied. Returns
+    /// whether the store changed.
+    fn take(
         &self,
         item: RegistryItem,
+        run: &mut Vec<PushJob>,
         pushes: &mut BTreeMap<Vendor, Vec<DevicePush>>,
         out: &mut Vec<Outgoing>,
-    ) -> Result<(), StoreError> {
-        match item {
+    ) -> Result<bool, StoreError> {
+        let (event, result) = match item {
+            RegistryItem::Job(job) => {
+                run.push(job);
+                return Ok(false);
+            }
             RegistryItem::Bind {
                 app_id,
                 user_id,
                 push_id,
             } => {
+                self.resolve(std::mem::take(run), pushes, out)?;
                 let result = match self.store.bind(&app_id, &push_id, &user_id) {
                     Ok(()) => "applied",
                     Err(StoreError::NotFound(_)) => "unknown_device",
                     Err(e) => return Err(e),
                 };
-                self.metrics
-                    .bindings
-                    .with_label_values(&["bind", result])
-                    .inc();
+                ("bind", result)
             }
             RegistryItem::Unbind {
                 app_id,
                 user_id,
                 push_id,
             } => {
+                self.resolve(std::mem::take(run), pushes, out)?;
                 let result = match self.store.unbind(&app_id, &push_id, Some(&user_id)) {
                     Ok(true) => "applied",
                     Ok(false) => "not_bound",
                     Err(StoreError::NotFound(_)) => "unknown_device",
                     Err(e) => return Err(e),
                 };
-                self.metrics
-                    .bindings
-                    .with_label_values(&["unbind", result])
-                    .inc();
+                ("unbind", result)
             }
-            RegistryItem::Job(job) => self.resolve(job, pushes, out)?,
+        };
+        self.metrics
+            .bindings
+            .with_label_values(&[event, result])
+            .inc();
+        Ok(true)
+    }
+
+    /// Resolves a run of jobs (no binding event between them) with one read of the store.
+    fn resolve(
+        &self,
+        jobs: Vec<PushJob>,
+        pushes: &mut BTreeMap<Vendor, Vec<DevicePush>>,
+        out: &mut Vec<Outgoing>,
+    ) -> Result<(), StoreError> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let recipients: Vec<(&PushJob, &str)> = jobs
+            .iter()
+            .flat_map(|job| job.recipients.iter().map(move |u| (job, u.as_str())))
+            .collect();
+        let users: Vec<(&str, &str)> = recipients
+            .iter()
+            .map(|(job, user)| (job.app_id.as_str(), *user))
+            .collect();
+        let found = self.store.devices_of_each(&users)?;
+        debug_assert_eq!(found.len(), users.len(), "one list of devices a user");
+        for ((job, user), devices) in recipients.into_iter().zip(found) {
+            self.resolved(job, user, devices, pushes, out);
         }
         Ok(())
     }
 
-    fn resolve(
+    /// What one recipient's devices make: a push each, or a `no_device` outcome.
+    fn resolved(
         &self,
-        job: PushJob,
+        job: &PushJob,
+        user: &str,
+        devices: Vec<Device>,
         pushes: &mut BTreeMap<Vendor, Vec<DevicePush>>,
         out: &mut Vec<Outgoing>,
-    ) -> Result<(), StoreError> {
-        for user in &job.recipients {
-            let devices = self.store.devices_of(&job.app_id, user)?;
-            if devices.is_empty() {
-                self.metrics
-                    .recipients
-                    .with_label_values(&["no_device"])
-                    .inc();
-                let o =
-                    Outcome::recipient(&job.app_id, &job.message_id, user, OutcomeStatus::NoDevice);
-                out.push(
-                    Outgoing::json(
-                        topology::OUTCOMES_EXCHANGE,
-                        o.routing_key(),
-                        serde_json::to_vec(&o).expect("outcomes serialize"),
-                    )
-                    .with_header(MESSAGE_ID_HEADER, job.message_id.as_str()),
-                );
-                continue;
-            }
-            self.metrics.recipients.with_label_values(&["device"]).inc();
-            for device in devices {
-                pushes.entry(device.vendor).or_default().push(DevicePush {
-                    app_id: job.app_id.clone(),
-                    message_id: job.message_id.clone(),
-                    user_id: user.clone(),
-                    push_id: device.push_id,
-                    vendor: device.vendor,
-                    token: device.token,
-                    token_gen: device.token_gen,
-                    package: device.package,
-                    notification: job.notification.clone(),
-                    expires_at_ms: job.expires_at_ms,
-                    attempt: 0,
-                    not_before_ms: 0,
-                    replays: 0,
-                });
-            }
+    ) {
+        if devices.is_empty() {
+            self.metrics
+                .recipients
+                .with_label_values(&["no_device"])
+                .inc();
+            let o = Outcome::recipient(&job.app_id, &job.message_id, user, OutcomeStatus::NoDevice);
+            out.push(
+                Outgoing::json(
+                    topology::OUTCOMES_EXCHANGE,
+                    o.routing_key(),
+                    serde_json::to_vec(&o).expect("outcomes serialize"),
+                )
+                .with_header(MESSAGE_ID_HEADER, job.message_id.as_str()),
+            );
+            return;
         }
-        Ok(())
+        self.metrics.recipients.with_label_values(&["device"]).inc();
+        for device in devices {
+            pushes.entry(device.vendor).or_default().push(DevicePush {
+                app_id: job.app_id.clone(),
+                message_id: job.message_id.clone(),
+                user_id: user.to_owned(),
+                push_id: device.push_id,
+                vendor: device.vendor,
+                token: device.token,
+                token_gen: device.token_gen,
+                package: device.package,
+                notification: job.notification.clone(),
+                expires_at_ms: job.expires_at_ms,
+                attempt: 0,
+                not_before_ms: 0,
+                replays: 0,
+            });
+        }
     }
 }
 
@@ -139,18 +170,23 @@ impl StageHandler for ResolveHandler {
         let mut out = Vec::new();
         let mut wrote = false;
         let mut pushes: BTreeMap<Vendor, Vec<DevicePush>> = BTreeMap::new();
+        // Jobs are resolved in runs, a run before the binding event after it is applied: each
+        // job sees exactly the bindings that came before it, and a run costs one store read.
+        let mut run = Vec::new();
         for d in batch {
             match codec::decode::<Batch<RegistryItem>>(&d.data) {
                 Ok(b) => {
                     for item in b.items {
-                        wrote |= !matches!(item, RegistryItem::Job(_));
-                        self.apply(item, &mut pushes, &mut out)
+                        wrote |= self
+                            .take(item, &mut run, &mut pushes, &mut out)
                             .map_err(AmqpError::stage)?;
                     }
                 }
                 Err(e) => out.push(dead_letter(d, "registry", e)),
             }
         }
+        self.resolve(run, &mut pushes, &mut out)
+            .map_err(AmqpError::stage)?;
         for (vendor, list) in pushes {
             self.metrics
                 .pushes
@@ -222,5 +258,84 @@ fn header(d: &Delivery, name: &str) -> Option<String> {
         AMQPValue::LongString(s) => Some(s.to_string()),
         AMQPValue::ShortString(s) => Some(s.to_string()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::RedbDevices;
+    use prometheus::Opts;
+    use pushmesh_contract::stage::Notification;
+
+    fn handler(dir: &std::path::Path) -> ResolveHandler {
+        let counter = |labels: &[&str]| IntCounterVec::new(Opts::new("c", "c"), labels).unwrap();
+        ResolveHandler {
+            store: Arc::new(RedbDevices::open(&dir.join("r.redb"), 1 << 20).unwrap()),
+            metrics: Metrics {
+                recipients: counter(&["result"]),
+                pushes: counter(&["vendor"]),
+                bindings: counter(&["event", "result"]),
+                deleted: counter(&["reason"]),
+            },
+        }
+    }
+
+    fn job(message_id: &str, recipients: &[&str]) -> RegistryItem {
+        RegistryItem::Job(PushJob {
+            app_id: "app".into(),
+            message_id: message_id.into(),
+            recipients: recipients.iter().map(|r| r.to_string()).collect(),
+            notification: Notification::default(),
+            expires_at_ms: u64::MAX,
+        })
+    }
+
+    /// Feeds `items` as one batch does; the messages pushed to each user, in order.
+    fn run(h: &ResolveHandler, items: Vec<RegistryItem>) -> Vec<(String, String)> {
+        let (mut run, mut pushes, mut out) = (Vec::new(), BTreeMap::new(), Vec::new());
+        for item in items {
+            h.take(item, &mut run, &mut pushes, &mut out).unwrap();
+        }
+        h.resolve(run, &mut pushes, &mut out).unwrap();
+        let pushes: Vec<DevicePush> = pushes.into_values().flatten().collect();
+        pushes
+            .into_iter()
+            .map(|p| (p.message_id, p.user_id))
+            .collect()
+    }
+
+    #[test]
+    fn a_job_sees_the_bindings_before_it_in_its_batch_and_none_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = handler(dir.path());
+        let (phone, _) = h
+            .store
+            .register("app", Vendor::Fcm, "tok", None, None)
+            .unwrap();
+        let bind = |user: &str| RegistryItem::Bind {
+            app_id: "app".into(),
+            user_id: user.into(),
+            push_id: phone.clone(),
+        };
+        let pushed = run(
+            &h,
+            vec![
+                job("m1", &["bob"]),
+                bind("bob"),
+                job("m2", &["alice", "bob"]),
+                job("m3", &["bob"]),
+                bind("alice"),
+                job("m4", &["bob", "alice"]),
+            ],
+        );
+        let expected = [("m2", "bob"), ("m3", "bob"), ("m4", "alice")];
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(m, u)| (m.to_string(), u.to_string()))
+            .collect();
+        assert_eq!(pushed, expected);
+        let no_device = h.metrics.recipients.with_label_values(&["no_device"]);
+        assert_eq!(no_device.get(), 3, "m1 to bob, m2 to alice, m4 to bob");
     }
 }

@@ -6,7 +6,7 @@ use crate::Vendor;
 use serde::{Deserialize, Serialize};
 
 /// The text of a notification, as validated by ingest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notification {
     pub title: String,
     pub content: String,

@@ -416,20 +416,25 @@ impl DeviceStore for RedbDevices {
         })
     }
 
-    /// One point read: the user's devices are one value under the user, so what this returns
-    /// is bound to `user_id` by construction (a push to another user's phone is the one mistake
-    /// this service must never make).
-    fn devices_of(&self, app_id: &str, user_id: &str) -> Result<Vec<Device>, StoreError> {
-        if user_id.is_empty() {
-            return Ok(Vec::new());
-        }
+    /// One point read a user: a user's devices are one value under the user, so what this
+    /// returns is bound to that user by construction (a push to another user's phone is the
+    /// one mistake this service must never make).
+    fn devices_of_each(&self, users: &[(&str, &str)]) -> Result<Vec<Vec<Device>>, StoreError> {
         // The users table alone: opening a table is a lookup of its own.
         let read = self.db.begin_read()?;
-        let list = list_in(&read.open_table(USERS)?, app_id, user_id)?;
-        Ok(list
-            .into_iter()
-            .map(|d| d.record.into_device(id_text(&d.push_id), user_id))
-            .collect())
+        let table = read.open_table(USERS)?;
+        users
+            .iter()
+            .map(|&(app_id, user_id)| {
+                if user_id.is_empty() {
+                    return Ok(Vec::new());
+                }
+                Ok(list_in(&table, app_id, user_id)?
+                    .into_iter()
+                    .map(|d| d.record.into_device(id_text(&d.push_id), user_id))
+                    .collect())
+            })
+            .collect()
     }
 
     /// In one read transaction: the owner entry and the device's place are read together, so
