@@ -90,7 +90,7 @@ async fn main() -> anyhow::Result<()> {
         print!("{}", report::table(&rows));
         return Ok(());
     }
-    let peer_rate = scenarios::peer(&m, peer_n, users).await?;
+    let (peer_rate, peer_spent) = scenarios::peer(&m, peer_n, users).await?;
     let ceiling_after = scenarios::ceiling(&m, CEILING_N).await?;
     println!("ceiling after the peer phase: {ceiling_after:.0} msg/s");
     rows.push(report::ceiling_row(
@@ -103,6 +103,7 @@ async fn main() -> anyhow::Result<()> {
         peer_n,
         users,
         peer_rate,
+        &peer_spent,
         ceiling,
         ceiling_after,
     ));

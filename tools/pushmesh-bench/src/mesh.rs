@@ -246,17 +246,7 @@ impl Mesh {
     /// CPU time each process has used so far, user and system, in clock ticks (USER_HZ: 100 a
     /// second on Linux).
     pub fn cpu_ticks(&self) -> Vec<(&'static str, u64)> {
-        self.each_proc("stat", |stat| {
-            // The command may hold spaces, so count from its closing parenthesis: utime and
-            // stime are the 14th and 15th fields, the 12th and 13th after it.
-            stat.rsplit_once(')').map(|(_, rest)| {
-                rest.split_whitespace()
-                    .skip(11)
-                    .take(2)
-                    .filter_map(|t| t.parse::<u64>().ok())
-                    .sum()
-            })
-        })
+        self.each_proc("stat", ticks_in)
     }
 
     /// Resident memory of each service, in KiB, from /proc.
@@ -283,6 +273,36 @@ impl Mesh {
     }
 }
 
+/// utime + stime from a `/proc/<pid>/stat` text. The command may hold spaces, so count from
+/// its closing parenthesis: they are the 14th and 15th fields, the 12th and 13th after it.
+fn ticks_in(stat: &str) -> Option<u64> {
+    stat.rsplit_once(')').map(|(_, rest)| {
+        rest.split_whitespace()
+            .skip(11)
+            .take(2)
+            .filter_map(|t| t.parse::<u64>().ok())
+            .sum()
+    })
+}
+
+/// CPU ticks `pid` has used so far, if it is still there.
+pub fn ticks_of(pid: u32) -> Option<u64> {
+    ticks_in(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// RabbitMQ's server process: the `beam.smp` that has used the most CPU (`rabbitmqctl` starts
+/// short-lived ones of its own). `None` where the broker runs elsewhere.
+pub fn broker_pid() -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "beam.smp")
+        })
+        .max_by_key(|pid| ticks_of(*pid).unwrap_or(0))
+}
+
 impl Drop for Mesh {
     fn drop(&mut self) {
         for (_, child) in &mut self.children {
@@ -290,5 +310,19 @@ impl Drop for Mesh {
             let _ = child.wait();
         }
         let _ = rabbitmqctl(&["-q", "delete_vhost", &self.vhost]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_counted_from_the_commands_closing_parenthesis() {
+        // utime 250 and stime 30, behind a command that holds a space and a parenthesis.
+        let stat = "4242 (beam (x) smp) S 1 4242 4242 0 -1 4194560 900 0 0 0 250 30 0 0 20 0";
+        assert_eq!(ticks_in(stat), Some(280));
+        assert_eq!(ticks_in("garbage"), None);
+        assert_eq!(ticks_of(std::process::id()).map(|_| ()), Some(()));
     }
 }

@@ -49,7 +49,8 @@ pub fn ceiling_row(n: u64, size: usize, before: f64, after: Option<f64>) -> Row 
 
 /// The peer rate against the mean of the ceilings measured before and after it; when those two
 /// differ by more than a quarter the host's speed moved under the run, and the row says so.
-pub fn peer_row(n: u64, users: usize, rate: f64, before: f64, after: f64) -> Row {
+/// The peer row; `spent` says where the phase's CPU went ([`crate::load::CpuSpent`]).
+pub fn peer_row(n: u64, users: usize, rate: f64, spent: &str, before: f64, after: f64) -> Row {
     let ratio = rate / ((before + after) / 2.0);
     let moved = (before - after).abs() / before.max(after).max(1.0);
     let caveat = if moved > 0.25 {
@@ -63,7 +64,7 @@ pub fn peer_row(n: u64, users: usize, rate: f64, before: f64, after: f64) -> Row
     Row::new(
         "peer",
         format!("{rate:.0} pushes/s ({ratio:.2} of the ceiling)"),
-        format!("{n} messages, {users} FCM devices{caveat}"),
+        format!("{n} messages, {users} FCM devices; {spent}{caveat}"),
         ">= 0.5 x ceiling",
         Some(ratio >= 0.5),
     )
@@ -143,11 +144,13 @@ mod tests {
 
     #[test]
     fn the_peer_ratio_is_to_the_mean_of_both_ceilings() {
-        let row = peer_row(100_000, 1000, 5_000.0, 8_000.0, 12_000.0);
+        let spent = "the machine 99% busy, the services' CPU 110 µs (ingest 40) per push";
+        let row = peer_row(100_000, 1000, 5_000.0, spent, 8_000.0, 12_000.0);
         assert_eq!(row.result, "5000 pushes/s (0.50 of the ceiling)");
         assert_eq!(row.met, Some(true));
         assert!(row.setup.contains("differ by 33%"), "{}", row.setup);
-        let steady = peer_row(100_000, 1000, 4_000.0, 10_000.0, 11_000.0);
+        assert!(row.setup.contains(spent), "{}", row.setup);
+        let steady = peer_row(100_000, 1000, 4_000.0, spent, 10_000.0, 11_000.0);
         assert_eq!(steady.met, Some(false));
         assert!(!steady.setup.contains("differ"), "{}", steady.setup);
     }

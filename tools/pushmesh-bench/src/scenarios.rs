@@ -143,10 +143,11 @@ pub async fn hop_latency(m: &Mesh, rate: f64, n: u64) -> anyhow::Result<Vec<Row>
 
 /// `n` one-to-one messages to offline users with one FCM device each, published as fast as
 /// the broker confirms; pushes/s received by vendor-sim.
-pub async fn peer(m: &Mesh, n: u64, users: usize) -> anyhow::Result<f64> {
+pub async fn peer(m: &Mesh, n: u64, users: usize) -> anyhow::Result<(f64, String)> {
     let (_, before) = load::count(m, "fcm").await;
     let mut publisher = Publisher::connect(&m.amqp_url(), 1000).await?;
     let started = Instant::now();
+    let cpu = load::CpuSpent::start(m);
     let mut progress = load::Progress::new("peer messages published", n, started);
     for i in 0..n {
         let body = load::peer_message(
@@ -167,7 +168,7 @@ pub async fn peer(m: &Mesh, n: u64, users: usize) -> anyhow::Result<f64> {
         || async { load::count(m, "fcm").await.1 },
     )
     .await?;
-    Ok(n as f64 / took.as_secs_f64())
+    Ok((n as f64 / took.as_secs_f64(), cpu.per_push(m, n)))
 }
 
 /// The peer scenario at a fixed rate; publish-to-vendor latency percentiles. With `vendor_ms`,
@@ -184,8 +185,7 @@ pub async fn latency(
     load::sim_post(m, "/sim/fcm/latency", json!({ "ms": vendor_ms })).await;
     let mut publisher = Publisher::connect(&m.amqp_url(), 1000).await?;
     let started = Instant::now();
-    let cpu = load::CpuTime::now();
-    let ticks = m.cpu_ticks();
+    let cpu = load::CpuSpent::start(m);
     let mut pace = load::Pace::new(rate);
     let mut progress = load::Progress::new("latency messages published", n, started);
     let mut sent = 0;
@@ -211,8 +211,7 @@ pub async fn latency(
         || async { load::count(m, "fcm").await.1 },
     )
     .await?;
-    let busy = cpu.busy_since() * 100.0;
-    let per_push = load::cpu_per_push(&ticks, &m.cpu_ticks(), n);
+    let spent = cpu.per_push(m, n);
     load::sim_post(m, "/sim/fcm/latency", json!({ "ms": 0 })).await;
     let all: Value = m
         .http
@@ -235,7 +234,7 @@ pub async fn latency(
         "latency",
         format!("p50 {p50} ms, p99 {p99} ms, p99.9 {p999} ms"),
         format!(
-            "{n} messages at {rate:.0}/s, publish to vendor request{}; the machine {busy:.0}% busy meanwhile, the services' CPU {per_push} per push",
+            "{n} messages at {rate:.0}/s, publish to vendor request{}; {spent}",
             match vendor_ms {
                 0 => String::new(),
                 ms => format!(" (vendor-sim answering after {ms} ms, included)"),
