@@ -142,7 +142,7 @@ pub async fn hop_latency(m: &Mesh, rate: f64, n: u64) -> anyhow::Result<Vec<Row>
 }
 
 /// `n` one-to-one messages to offline users with one FCM device each, published as fast as
-/// the broker confirms; pushes/s received by vendor-sim.
+/// the broker confirms; pushes/s received by vendor-sim, and where the phase's CPU went.
 pub async fn peer(m: &Mesh, n: u64, users: usize) -> anyhow::Result<(f64, String)> {
     let (_, before) = load::count(m, "fcm").await;
     let mut publisher = Publisher::connect(&m.amqp_url(), 1000).await?;
