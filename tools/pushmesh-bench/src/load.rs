@@ -166,17 +166,22 @@ impl CpuSpent {
         let broker = self
             .broker
             .and_then(|(pid, before)| Some(mesh::ticks_of(pid)?.saturating_sub(before)))
-            .map(|ticks| format!(" and RabbitMQ's {} µs", ticks * 10_000 / pushes.max(1)))
+            .map(|ticks| format!(" and RabbitMQ's {} µs", us_per_push(ticks, pushes)))
             .unwrap_or_default();
         format!("the machine {busy:.0}% busy, the services' CPU {services}{broker} per push")
     }
+}
+
+/// Clock ticks (USER_HZ, 100 a second) spread over `pushes`, in µs each.
+fn us_per_push(ticks: u64, pushes: u64) -> u64 {
+    ticks * 10_000 / pushes.max(1)
 }
 
 /// The services' CPU time per push between two [`Mesh::cpu_ticks`] readings, vendor-sim left
 /// out: `180 µs (dispatch-fcm 80, ingest 45, registry 20)`, the total and the three largest.
 /// Steadier than the machine's busy share when other tenants share the host.
 pub fn cpu_per_push(before: &[(&str, u64)], after: &[(&str, u64)], pushes: u64) -> String {
-    let us = |ticks: u64| ticks * 10_000 / pushes.max(1);
+    let us = |ticks: u64| us_per_push(ticks, pushes);
     let mut ticks: Vec<(&str, u64)> = before
         .iter()
         .zip(after)
