@@ -66,6 +66,58 @@ async fn a_quiet_mesh_does_not_hold_a_push_for_the_batch_linger() {
     );
 }
 
+/// While messages keep coming, ingest takes one batch at most every `ingest.batch_interval_ms`:
+/// messages arriving within the interval after a batch wait for it and travel on together
+/// (every stage after ingest takes one message per ingest batch). A quiet ingest holds
+/// nothing: the first message goes at once.
+#[actix_rt::test]
+async fn ingest_gathers_what_arrives_within_its_batch_interval() {
+    const INTERVAL: Duration = Duration::from_secs(8);
+    let mesh = Mesh::start_with(MeshOptions {
+        extra_toml: format!("[ingest]\nbatch_interval_ms = {}\n", INTERVAL.as_millis()),
+        ..Default::default()
+    })
+    .await;
+    for user in ["bob", "carol", "dave"] {
+        mesh.fcm_device(&format!("tok-{user}"), user).await;
+    }
+    let batches = || async {
+        let series = "pushmesh_ingest_batches_total{queue=\"pushmesh.ingest\"}";
+        mesh.metric(&mesh.ingest, series).await
+    };
+    let published = Instant::now();
+    mesh.peer_message("m-first", "alice", "bob").await;
+    mesh.outcome("m-first", "bob", OutcomeStatus::Delivered)
+        .await;
+    assert!(
+        published.elapsed() < INTERVAL,
+        "the first message took {:?}: a quiet ingest held it",
+        published.elapsed()
+    );
+    assert_eq!(batches().await, 1.0);
+
+    let published = Instant::now();
+    mesh.peer_message("m-second", "alice", "carol").await;
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    mesh.peer_message("m-third", "alice", "dave").await;
+    for (message, user) in [("m-second", "carol"), ("m-third", "dave")] {
+        mesh.outcome(message, user, OutcomeStatus::Delivered).await;
+    }
+    assert_eq!(
+        batches().await,
+        2.0,
+        "the two later messages went in one batch"
+    );
+    let deliveries = "pushmesh_ingest_batch_deliveries_total{queue=\"pushmesh.ingest\"}";
+    assert_eq!(mesh.metric(&mesh.ingest, deliveries).await, 3.0);
+    // They waited for the interval from the first batch, which was taken before `published`.
+    assert!(
+        published.elapsed() < INTERVAL + Duration::from_secs(5),
+        "the later messages took {:?}",
+        published.elapsed()
+    );
+}
+
 #[actix_rt::test]
 async fn group_message_reaches_every_offline_member_once_and_never_the_sender() {
     let mesh = Mesh::start().await;

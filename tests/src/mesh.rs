@@ -337,6 +337,17 @@ impl Mesh {
 
     // ---- what came out ----
 
+    /// One series of a service's `/metrics` (`base` is its URL, `series` the name with its
+    /// labels as exposed); 0 where the series has not been written yet.
+    pub async fn metric(&self, base: &str, series: &str) -> f64 {
+        let text = self.http.get(format!("{base}/metrics")).send();
+        let text = text.await.unwrap().text().await.unwrap();
+        let prefix = format!("{series} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .map_or(0.0, |v| v.parse().unwrap())
+    }
+
     pub fn outcomes(&self) -> Vec<Outcome> {
         self.outcomes.lock().unwrap().clone()
     }

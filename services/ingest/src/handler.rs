@@ -14,6 +14,7 @@ use pushmesh_runtime::recent;
 use pushmesh_runtime::Settings;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 pub struct IngestHandler<S> {
     settings: Arc<Settings>,
@@ -59,6 +60,10 @@ fn kind_of(routing_key: &str) -> &'static str {
 }
 
 impl<S: DedupStore> StageHandler for IngestHandler<S> {
+    fn batch_interval(&self) -> Duration {
+        Duration::from_millis(self.settings.ingest.batch_interval_ms)
+    }
+
     async fn handle(&mut self, batch: &[Delivery]) -> Result<Work, AmqpError> {
         let mut passed_on = Vec::new();
         let now = now_ms();

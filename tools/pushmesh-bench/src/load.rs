@@ -140,12 +140,28 @@ impl CpuTime {
     }
 }
 
+/// RabbitMQ's CPU time from [`BrokerCpu::start`] on; nothing where the broker is not a process
+/// of this machine.
+pub struct BrokerCpu(Option<(u32, u64)>);
+
+impl BrokerCpu {
+    pub fn start() -> Self {
+        BrokerCpu(mesh::broker_pid().and_then(|pid| Some((pid, mesh::ticks_of(pid)?))))
+    }
+
+    /// µs of the broker's CPU per message (or push) over `n` since the start.
+    pub fn per(&self, n: u64) -> Option<u64> {
+        let (pid, before) = self.0?;
+        Some(us_per_push(mesh::ticks_of(pid)?.saturating_sub(before), n))
+    }
+}
+
 /// Where a phase's CPU went: the machine's busy share, and per push the services' and the
 /// broker's CPU time.
 pub struct CpuSpent {
     machine: CpuTime,
     services: Vec<(&'static str, u64)>,
-    broker: Option<(u32, u64)>,
+    broker: BrokerCpu,
 }
 
 impl CpuSpent {
@@ -153,7 +169,7 @@ impl CpuSpent {
         CpuSpent {
             machine: CpuTime::now(),
             services: m.cpu_ticks(),
-            broker: mesh::broker_pid().and_then(|pid| Some((pid, mesh::ticks_of(pid)?))),
+            broker: BrokerCpu::start(),
         }
     }
 
@@ -165,8 +181,8 @@ impl CpuSpent {
         let services = cpu_per_push(&self.services, &m.cpu_ticks(), pushes);
         let broker = self
             .broker
-            .and_then(|(pid, before)| Some(mesh::ticks_of(pid)?.saturating_sub(before)))
-            .map(|ticks| format!(" and RabbitMQ's {} µs", us_per_push(ticks, pushes)))
+            .per(pushes)
+            .map(|us| format!(" and RabbitMQ's {us} µs"))
             .unwrap_or_default();
         format!("the machine {busy:.0}% busy, the services' CPU {services}{broker} per push")
     }

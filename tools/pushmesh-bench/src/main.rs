@@ -84,7 +84,7 @@ async fn main() -> anyhow::Result<()> {
     const CEILING_N: u64 = 200_000;
     let size = load::peer_message("ceiling-sized", "u0").len();
     let ceiling = scenarios::ceiling(&m, CEILING_N).await?;
-    println!("ceiling: {ceiling:.0} msg/s");
+    println!("ceiling: {:.0} msg/s", ceiling.rate);
     if scenario == "ceiling" {
         rows.push(report::ceiling_row(CEILING_N, size, ceiling, None));
         print!("{}", report::table(&rows));
@@ -92,7 +92,10 @@ async fn main() -> anyhow::Result<()> {
     }
     let (peer_rate, peer_spent) = scenarios::peer(&m, peer_n, users).await?;
     let ceiling_after = scenarios::ceiling(&m, CEILING_N).await?;
-    println!("ceiling after the peer phase: {ceiling_after:.0} msg/s");
+    println!(
+        "ceiling after the peer phase: {:.0} msg/s",
+        ceiling_after.rate
+    );
     rows.push(report::ceiling_row(
         CEILING_N,
         size,
@@ -104,8 +107,8 @@ async fn main() -> anyhow::Result<()> {
         users,
         peer_rate,
         &peer_spent,
-        ceiling,
-        ceiling_after,
+        ceiling.rate,
+        ceiling_after.rate,
     ));
     if matches!(scenario.as_str(), "all" | "latency") {
         // Half the peer rate unless `--rate` asks for another (a quiet mesh, say).

@@ -1,5 +1,6 @@
 //! The table printed at the end and written to docs/benchmarks.md.
 
+use crate::scenarios::Ceiling;
 use std::path::Path;
 
 pub struct Row {
@@ -30,18 +31,29 @@ impl Row {
 
 /// The ceiling, measured before the peer phase and, unless only the ceiling runs, right after
 /// it: the host's speed can move between phases, and the peer ratio takes the mean of the two.
-pub fn ceiling_row(n: u64, size: usize, before: f64, after: Option<f64>) -> Row {
+/// With the broker's CPU per message at full speed (the hop latency row gives it at half).
+pub fn ceiling_row(n: u64, size: usize, before: Ceiling, after: Option<Ceiling>) -> Row {
     let (rate, when) = match after {
-        None => (before, String::new()),
+        None => (before.rate, String::new()),
         Some(after) => (
-            (before + after) / 2.0,
-            format!("; the mean of {before:.0} before and {after:.0} after the peer phase"),
+            (before.rate + after.rate) / 2.0,
+            format!(
+                "; the mean of {:.0} before and {:.0} after the peer phase",
+                before.rate, after.rate
+            ),
         ),
+    };
+    let broker = match (before.broker_us, after.and_then(|a| a.broker_us)) {
+        (Some(b), Some(a)) => format!("; RabbitMQ's CPU {b} and {a} µs a message"),
+        (Some(b), None) => format!("; RabbitMQ's CPU {b} µs a message"),
+        _ => String::new(),
     };
     Row::new(
         "ceiling",
         format!("{rate:.0} msg/s"),
-        format!("raw hop, {n} persistent {size}-byte messages, confirms + manual ack{when}"),
+        format!(
+            "raw hop, {n} persistent {size}-byte messages, confirms + manual ack{when}{broker}"
+        ),
         "",
         None,
     )
@@ -157,14 +169,31 @@ mod tests {
 
     #[test]
     fn the_ceiling_row_gives_both_measurements() {
-        let row = ceiling_row(200_000, 263, 8_000.0, Some(12_000.0));
-        assert_eq!(row.result, "10000 msg/s");
-        assert!(row
-            .setup
-            .ends_with("the mean of 8000 before and 12000 after the peer phase"));
-        assert_eq!(
-            ceiling_row(200_000, 263, 8_000.0, None).result,
-            "8000 msg/s"
+        let hop = |rate, broker_us| Ceiling { rate, broker_us };
+        let row = ceiling_row(
+            200_000,
+            263,
+            hop(8_000.0, Some(90)),
+            Some(hop(12_000.0, Some(80))),
         );
+        assert_eq!(row.result, "10000 msg/s");
+        assert!(
+            row.setup.ends_with(
+                "the mean of 8000 before and 12000 after the peer phase; \
+                 RabbitMQ's CPU 90 and 80 µs a message"
+            ),
+            "{}",
+            row.setup
+        );
+        let alone = ceiling_row(200_000, 263, hop(8_000.0, Some(90)), None);
+        assert_eq!(alone.result, "8000 msg/s");
+        assert!(
+            alone.setup.ends_with("ack; RabbitMQ's CPU 90 µs a message"),
+            "{}",
+            alone.setup
+        );
+        // A broker on another machine: no CPU figure rather than a guess.
+        let remote = ceiling_row(200_000, 263, hop(8_000.0, None), Some(hop(9_000.0, None)));
+        assert!(!remote.setup.contains("RabbitMQ"), "{}", remote.setup);
     }
 }

@@ -52,8 +52,9 @@ impl RawHop {
 }
 
 /// One raw persistent hop on the same broker: publish with confirms to a durable queue,
-/// consume with manual ack, messages the size of the mesh's ingest messages; messages/s.
-pub async fn ceiling(m: &Mesh, n: u64) -> anyhow::Result<f64> {
+/// consume with manual ack, messages the size of the mesh's ingest messages; messages/s, and
+/// the broker's CPU per message.
+pub async fn ceiling(m: &Mesh, n: u64) -> anyhow::Result<Ceiling> {
     let RawHop {
         mut publisher,
         mut consumer,
@@ -73,6 +74,7 @@ pub async fn ceiling(m: &Mesh, n: u64) -> anyhow::Result<f64> {
     });
     let body = load::peer_message("ceiling-sized", "u0");
     let started = Instant::now();
+    let broker = load::BrokerCpu::start();
     let mut progress = load::Progress::new("ceiling messages published", n, started);
     for i in 0..n {
         publisher.publish("", queue, &body).await?;
@@ -80,7 +82,19 @@ pub async fn ceiling(m: &Mesh, n: u64) -> anyhow::Result<f64> {
     }
     publisher.flush().await?;
     counter.await?;
-    Ok(n as f64 / started.elapsed().as_secs_f64())
+    Ok(Ceiling {
+        rate: n as f64 / started.elapsed().as_secs_f64(),
+        broker_us: broker.per(n),
+    })
+}
+
+/// What one [`ceiling`] phase measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Ceiling {
+    /// Messages a second through the raw hop.
+    pub rate: f64,
+    /// RabbitMQ's CPU per message, in µs, where the broker runs on this machine.
+    pub broker_us: Option<u64>,
 }
 
 /// The raw hop at the latency scenario's rate: publish to delivery at the consumer, the part of
@@ -106,6 +120,7 @@ pub async fn hop_latency(m: &Mesh, rate: f64, n: u64) -> anyhow::Result<Vec<Row>
         }
         lat
     });
+    let broker = load::BrokerCpu::start();
     let mut pace = load::Pace::new(rate);
     let mut progress = load::Progress::new("hop latency messages published", n, started);
     let mut sent = 0;
@@ -128,6 +143,12 @@ pub async fn hop_latency(m: &Mesh, rate: f64, n: u64) -> anyhow::Result<Vec<Row>
         confirmed.push(c.await??);
     }
     let mut lat = receiver.await?;
+    // Beside the latency row's figure for the mesh at the same rate: the difference is what the
+    // mesh's own traffic (batches between stages, outcomes) costs the broker per push.
+    let broker = broker
+        .per(n)
+        .map(|us| format!(", RabbitMQ's CPU {us} µs a message"))
+        .unwrap_or_default();
     let [p50, p99, p999] =
         load::percentiles(&mut lat, [0.50, 0.99, 0.999]).map(|us| us as f64 / 1000.0);
     let [c50, c99, c999] =
@@ -135,7 +156,7 @@ pub async fn hop_latency(m: &Mesh, rate: f64, n: u64) -> anyhow::Result<Vec<Row>
     Ok(vec![Row::new(
         "hop latency",
         format!("p50 {p50:.1} ms, p99 {p99:.1} ms, p99.9 {p999:.1} ms; confirm p50 {c50:.1} ms, p99 {c99:.1} ms, p99.9 {c999:.1} ms"),
-        format!("one raw persistent hop at the latency scenario's rate ({n} messages at {rate:.0}/s); a push takes four"),
+        format!("one raw persistent hop at the latency scenario's rate ({n} messages at {rate:.0}/s){broker}; a push takes four"),
         "",
         None,
     )])

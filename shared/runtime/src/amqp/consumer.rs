@@ -13,9 +13,12 @@ pub struct BatchConsumer {
     consumer: Consumer,
     max: usize,
     linger: Duration,
+    /// The least time from one batch taken to the next (see [`BatchConsumer::next_batch`]).
+    interval: Duration,
     /// The batch being gathered, and when gathering it stops.
     gathered: Vec<Delivery>,
     deadline: tokio::time::Instant,
+    last_taken: Option<tokio::time::Instant>,
 }
 
 impl BatchConsumer {
@@ -37,6 +40,7 @@ impl BatchConsumer {
         prefetch: u16,
         max: usize,
         linger: Duration,
+        interval: Duration,
     ) -> Result<Self, AmqpError> {
         let channel = conn.create_channel().await?;
         channel
@@ -56,8 +60,10 @@ impl BatchConsumer {
             consumer,
             max: max.max(1),
             linger,
+            interval,
             gathered: Vec::new(),
             deadline: tokio::time::Instant::now(),
+            last_taken: None,
         })
     }
 
@@ -67,6 +73,11 @@ impl BatchConsumer {
     /// The stage lingers only while earlier batches are still settling: a batch's cost is its
     /// confirms and store flush, so waiting pays only when the next flush would wait its turn
     /// anyway. A quiet stage sends what it has at once instead of adding the linger to every hop.
+    ///
+    /// With an `interval`, a batch is also not taken sooner than that after the one before (or
+    /// before it is full): a stage busy enough to take batches more often gathers them, since a
+    /// batch costs about the same whatever it holds; a quiet one, whose last batch is older,
+    /// is not held.
     ///
     /// Cancel-safe: deliveries gathered before a cancellation stay in the consumer and open the
     /// next batch. (Dropping them would be worse than a delay: a later `multiple` ack would ack
@@ -80,10 +91,13 @@ impl BatchConsumer {
             self.gathered.push(first);
             self.deadline = tokio::time::Instant::now() + self.linger;
         }
-        let deadline = match linger {
+        let mut deadline = match linger {
             true => self.deadline,
             false => tokio::time::Instant::now(),
         };
+        if let Some(last) = self.last_taken {
+            deadline = deadline.max(last + self.interval);
+        }
         // With the deadline now this still takes what has already arrived: `timeout_at` polls
         // the stream before it looks at the clock.
         while self.gathered.len() < self.max {
@@ -93,6 +107,7 @@ impl BatchConsumer {
                 Err(_elapsed) => break,
             }
         }
+        self.last_taken = Some(tokio::time::Instant::now());
         Ok(std::mem::take(&mut self.gathered))
     }
 

@@ -79,6 +79,13 @@ pub trait StageHandler {
     /// Batches are handled one at a time, in order, but a batch may be handled before the
     /// previous one's outputs are confirmed, its commit has run, or its [`Work::Later`] ended.
     fn handle(&mut self, batch: &[Delivery]) -> impl Future<Output = Result<Work, AmqpError>>;
+
+    /// The least time between two of this stage's batches while deliveries keep coming (see
+    /// [`BatchConsumer::next_batch`]). None by default: only the mesh's first stage sets the
+    /// pace, and the stages after it take one message per batch of it.
+    fn batch_interval(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 /// How a service's stages spend their time, by queue: where latency goes shows here first.
@@ -154,6 +161,7 @@ pub async fn run_stage<H: StageHandler>(
         settings.amqp.prefetch,
         settings.batch.max_items,
         linger,
+        handler.batch_interval(),
     )
     .await?;
     let in_flight_max = settings.batch.in_flight.max(1);

@@ -21,6 +21,9 @@ pub fn linger_ms() -> u64 {
 pub fn in_flight() -> usize {
     4
 }
+pub fn batch_interval_ms() -> u64 {
+    0
+}
 fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }

@@ -124,6 +124,12 @@ pub struct IngestSettings {
     pub default_ttl_s: u64,
     #[serde(default = "defaults::max_ttl_s")]
     pub max_ttl_s: u64,
+    /// The least time between two of ingest's batches while messages keep coming (0: none).
+    /// Ingest's batches set the cadence of every stage after it, and a batch costs each stage
+    /// and the broker about the same whatever it holds, so this trades a wait at ingest for
+    /// CPU (docs/benchmarks.md, change 19).
+    #[serde(default = "defaults::batch_interval_ms")]
+    pub batch_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
