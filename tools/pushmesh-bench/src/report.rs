@@ -31,7 +31,8 @@ impl Row {
 
 /// The ceiling, measured before the peer phase and, unless only the ceiling runs, right after
 /// it: the host's speed can move between phases, and the peer ratio takes the mean of the two.
-/// With the broker's CPU per message at full speed (the hop latency row gives it at half).
+/// With the broker's CPU per message at full speed (the hop latency row gives it at the
+/// latency scenario's rate).
 pub fn ceiling_row(n: u64, size: usize, before: Ceiling, after: Option<Ceiling>) -> Row {
     let (rate, when) = match after {
         None => (before.rate, String::new()),
