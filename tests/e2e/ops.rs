@@ -57,17 +57,9 @@ async fn services_report_health_readiness_and_metrics() {
 
     // Ingest recorded the message id: the bucket it went to has a filter in memory, and the
     // gauge (read every 5 s) shows it.
-    let filter_bytes = || async {
-        let metrics = mesh.http.get(format!("{}/metrics", mesh.ingest)).send();
-        let metrics = metrics.await.unwrap().text().await.unwrap();
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix("pushmesh_ingest_dedup_filter_bytes "))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or_else(|| panic!("pushmesh_ingest_dedup_filter_bytes missing: {metrics}"))
-    };
+    let filter_bytes = || mesh.metric(&mesh.ingest, "pushmesh_ingest_dedup_filter_bytes");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while filter_bytes().await == 0 {
+    while filter_bytes().await == 0.0 {
         assert!(
             std::time::Instant::now() < deadline,
             "no dedup filter after 15 s"
