@@ -87,8 +87,7 @@ async fn main() -> anyhow::Result<()> {
     println!("ceiling: {:.0} msg/s", ceiling.rate);
     if scenario == "ceiling" {
         rows.push(report::ceiling_row(CEILING_N, size, ceiling, None));
-        print!("{}", report::table(&rows));
-        return Ok(());
+        return finish(&m, &rows, opts.hold).await;
     }
     let (peer_rate, peer_spent) = scenarios::peer(&m, peer_n, users).await?;
     let ceiling_after = scenarios::ceiling(&m, CEILING_N).await?;
@@ -128,22 +127,7 @@ async fn main() -> anyhow::Result<()> {
         rows.push(scenarios::memory(&m, &idle, pushes, users).await?);
     }
     rows.extend(registry_rows);
-    for (service, lines) in m.warnings() {
-        println!(
-            "{service} logged {} warnings or errors; the first:",
-            lines.len()
-        );
-        for line in lines.iter().take(5) {
-            println!("  {line}");
-        }
-    }
-    println!();
-    print!("{}", report::table(&rows));
-    if opts.hold {
-        // To look inside the services as the scenarios left them (/proc, gdb, /metrics).
-        println!("--hold: the mesh stays up until Ctrl-C");
-        tokio::signal::ctrl_c().await?;
-    }
+    finish(&m, &rows, opts.hold).await?;
     if scenario == "all" {
         let command = format!(
             "cargo run --release -p pushmesh-bench -- all{}",
@@ -154,6 +138,27 @@ async fn main() -> anyhow::Result<()> {
         );
         report::write(&root, &command, &rows)?;
         println!("written to docs/benchmarks.md");
+    }
+    Ok(())
+}
+
+/// Ends a run with the mesh up: what the services logged, the table, and with `--hold` a wait
+/// for Ctrl-C, to look inside the services as the scenarios left them (/proc, gdb, /metrics).
+async fn finish(m: &mesh::Mesh, rows: &[Row], hold: bool) -> anyhow::Result<()> {
+    for (service, lines) in m.warnings() {
+        println!(
+            "{service} logged {} warnings or errors; the first:",
+            lines.len()
+        );
+        for line in lines.iter().take(5) {
+            println!("  {line}");
+        }
+    }
+    println!();
+    print!("{}", report::table(rows));
+    if hold {
+        println!("--hold: the mesh stays up until Ctrl-C");
+        tokio::signal::ctrl_c().await?;
     }
     Ok(())
 }
