@@ -248,6 +248,26 @@ pub fn token(vendor: &str, i: usize) -> String {
     }
 }
 
+/// Device `i`'s token in the registry scenario, shaped as FCM's (an instance id, a colon,
+/// `APA91b` and the rest; 163 characters) and as random as one, so that a store which
+/// compresses its pages cannot make the scenario's tokens smaller than a real registry's.
+pub fn fcm_like_token(i: usize) -> String {
+    const BASE64URL: &[u8; 64] =
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    // splitmix64, seeded by the device: the same tokens every run, without a dependency.
+    let mut state = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut char = || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        BASE64URL[((z ^ (z >> 31)) >> 58) as usize] as char
+    };
+    let instance: String = (0..22).map(|_| char()).collect();
+    let rest: String = (0..134).map(|_| char()).collect();
+    format!("{instance}:APA91b{rest}")
+}
+
 /// Registers and binds `users` devices (user i gets a device of `vendor_of(i)`), 32 at a time.
 pub async fn register(
     m: &Mesh,
@@ -389,6 +409,23 @@ mod tests {
             cpu_per_push(&before, &after, 30_000),
             "51 µs (dispatch-fcm 33, ingest 16, presence 1)"
         );
+    }
+
+    #[test]
+    fn registry_tokens_are_shaped_as_fcm_and_each_its_own() {
+        let tokens: Vec<String> = (0..1000).map(fcm_like_token).collect();
+        for t in &tokens {
+            assert_eq!(t.len(), 163, "{t}");
+            assert_eq!(&t[22..29], ":APA91b", "{t}");
+            let base64url = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+            assert!(t[..22].chars().chain(t[29..].chars()).all(base64url), "{t}");
+        }
+        let distinct: std::collections::HashSet<&String> = tokens.iter().collect();
+        assert_eq!(distinct.len(), tokens.len());
+        // Random, not padded: every base64url character turns up in the first thousand.
+        let used: std::collections::HashSet<char> = tokens.iter().flat_map(|t| t.chars()).collect();
+        assert_eq!(used.len(), 64 + 1, "64 base64url characters and the colon");
+        assert_eq!(fcm_like_token(7), tokens[7], "the same tokens every run");
     }
 
     #[test]
