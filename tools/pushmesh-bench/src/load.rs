@@ -254,15 +254,9 @@ pub fn token(vendor: &str, i: usize) -> String {
 pub fn fcm_like_token(i: usize) -> String {
     const BASE64URL: &[u8; 64] =
         b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    // splitmix64, seeded by the device: the same tokens every run, without a dependency.
-    let mut state = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let mut char = || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        BASE64URL[((z ^ (z >> 31)) >> 58) as usize] as char
-    };
+    // Seeded by the device: the same tokens every run.
+    let mut rng = fastrand::Rng::with_seed(i as u64);
+    let mut char = || BASE64URL[rng.usize(..BASE64URL.len())] as char;
     let instance: String = (0..22).map(|_| char()).collect();
     let rest: String = (0..134).map(|_| char()).collect();
     format!("{instance}:APA91b{rest}")

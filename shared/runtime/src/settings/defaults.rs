@@ -22,8 +22,8 @@ pub fn in_flight() -> usize {
     4
 }
 /// Ingest paces its batches by default: a batch costs every stage and the broker about the same
-/// whatever it holds, and on two hosts 20 ms kept the half-load p99 within 50 ms in every run
-/// (0 missed it on the slower one), for about a third less CPU a push (docs/benchmarks.md,
+/// whatever it holds, and on three hosts 20 ms kept the half-load p99 within 50 ms in ten runs
+/// of twelve (0: three of nine), for about a third less CPU a push (docs/benchmarks.md,
 /// change 19).
 pub fn batch_interval_ms() -> u64 {
     20
