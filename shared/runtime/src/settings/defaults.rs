@@ -22,9 +22,9 @@ pub fn in_flight() -> usize {
     4
 }
 /// Ingest paces its batches by default: a batch costs every stage and the broker about the same
-/// whatever it holds, and on three hosts 20 ms kept the half-load p99 within 50 ms in ten runs
-/// of twelve (0: three of nine), for about a third less CPU a push (docs/benchmarks.md,
-/// change 19).
+/// whatever it holds, and on four hosts 20 ms kept the half-load p99 within 50 ms in ten runs
+/// of fifteen (0: three of nine; 10: none of three), for about a third less CPU a push
+/// (docs/benchmarks.md, change 19).
 pub fn batch_interval_ms() -> u64 {
     20
 }
