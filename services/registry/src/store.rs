@@ -3,19 +3,14 @@
 //!
 //! One device belongs to one user at a time. Every change is one transaction over the store's
 //! tables, so a crash never leaves a device without its owner entry or a token index without
-//! its device. Builds before change 17 (docs/benchmarks.md) kept the devices in sled
-//! ([`SledDevices`], `data_dir/registry-<shard>/`), which took twice the disk; [`open`] imports
-//! such a store once.
+//! its device.
 
-mod import;
 mod redb_devices;
-mod sled_devices;
 
 pub use redb_devices::RedbDevices;
-pub use sled_devices::SledDevices;
 
 use pushmesh_contract::Vendor;
-use pushmesh_runtime::{recent, store};
+use pushmesh_runtime::recent;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -38,12 +33,8 @@ pub enum StoreError {
     NotFound(String),
     #[error("that token is already registered as device `{0}`")]
     TokenTaken(String),
-    #[error(transparent)]
-    Open(#[from] store::OpenError),
     #[error("cannot open store at {path}: {cause}")]
     OpenFile { path: String, cause: String },
-    #[error("cannot import the older sled store at {path}: {cause}")]
-    Import { path: String, cause: String },
     /// The store on disk is not one this build can take over.
     #[error("registry store: {0}")]
     Format(String),
@@ -91,26 +82,19 @@ pub trait DeviceStore: Send + Sync {
         Ok(found.pop().unwrap_or_default())
     }
     /// The devices of each (app, user) in `users`, in order, read from one snapshot: a batch's
-    /// recipients cost one read transaction, not one each (docs/benchmarks.md, change 18).
+    /// recipients cost one read transaction, not one each.
     fn devices_of_each(&self, users: &[(&str, &str)]) -> Result<Vec<Vec<Device>>, StoreError>;
     fn get(&self, app_id: &str, push_id: &str) -> Result<Option<Device>, StoreError>;
     fn flush(&self) -> Result<(), StoreError>;
 }
 
-/// Opens the registry's store for `shard` below `data_dir` (`registry-<shard>.redb`), importing
-/// the sled folder an older build left there (`registry-<shard>/`) the first time.
+/// Opens the registry's store for `shard` below `data_dir` (`registry-<shard>.redb`).
 pub fn open(data_dir: &Path, shard: u32, cache_bytes: u64) -> Result<RedbDevices, StoreError> {
-    let name = format!("registry-{shard}");
-    let devices = RedbDevices::open(&data_dir.join(format!("{name}.redb")), cache_bytes)?;
-    let imported = import::from_sled(&devices, &data_dir.join(name))?;
-    if imported > 0 {
-        tracing::info!(devices = imported, "imported the older sled store");
-    }
-    Ok(devices)
+    RedbDevices::open(&data_dir.join(format!("registry-{shard}.redb")), cache_bytes)
 }
 
 /// A device as stored: what its place does not already say (app, owner and, for an unbound
-/// device, push_id are in the key). The same in sled's format 3 and redb's format 4.
+/// device, push_id are in the key).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Record {
     vendor: Vendor,
@@ -122,19 +106,6 @@ struct Record {
 }
 
 impl Record {
-    /// A device as its push_id, its owner ("" when unbound) and what is stored under them.
-    fn split(device: Device) -> (String, String, Record) {
-        let record = Record {
-            vendor: device.vendor,
-            token: device.token,
-            package: device.package,
-            platform: device.platform,
-            token_gen: device.token_gen,
-            updated_ms: device.updated_ms,
-        };
-        (device.push_id, device.user_id.unwrap_or_default(), record)
-    }
-
     fn into_device(self, push_id: String, owner: &str) -> Device {
         Device {
             push_id,

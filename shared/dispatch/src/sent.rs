@@ -23,7 +23,7 @@ pub struct Settled {
 #[error(transparent)]
 pub struct SentError(#[from] RecentError);
 
-/// Behind a trait so the engine can change (it did: docs/benchmarks.md, change 9).
+/// Behind a trait so the engine can change without touching the stage.
 pub trait SentStore: Send + Sync + 'static {
     fn get(&self, push: &DevicePush) -> Result<Option<Settled>, SentError>;
     /// Records settled pushes, durable at the next `flush` (and found by `get` at once).
@@ -67,8 +67,7 @@ fn key(p: &DevicePush) -> [u8; 24] {
 }
 
 impl DiskSent {
-    /// Opens `<data_dir>/<service>.redb`, importing (then removing) the sled folder
-    /// `<data_dir>/<service>` an older build kept (docs/operations.md, Upgrading stored data).
+    /// Opens `<data_dir>/<service>.redb`.
     pub fn open(data_dir: &Path, service: &str) -> Result<Self, SentError> {
         let settled = RecentIds::open(
             &data_dir.join(format!("{service}.redb")),
@@ -76,10 +75,6 @@ impl DiskSent {
             BUCKET_MS,
             CACHE_BYTES,
         )?;
-        let imported = settled.import_sled(&data_dir.join(service), &["counters"])?;
-        if imported > 0 {
-            tracing::info!(imported, "entries imported from the older sled store");
-        }
         Ok(DiskSent { settled })
     }
 }

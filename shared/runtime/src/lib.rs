@@ -1,5 +1,5 @@
 //! What every pushmesh service shares: typed settings, the AMQP connection and topology,
-//! the ops HTTP endpoints, shutdown, tracing and storage set-up.
+//! the ops HTTP endpoints, shutdown, tracing and the short-lived id store.
 
 mod allocator;
 pub mod amqp;
@@ -8,7 +8,6 @@ pub mod recent;
 pub mod service;
 pub mod settings;
 pub mod shutdown;
-pub mod store;
 pub mod telemetry;
 
 pub use settings::{Settings, SettingsError};

@@ -44,8 +44,7 @@ pub struct DiskDedup {
 }
 
 impl DiskDedup {
-    /// Opens `<data_dir>/ingest.redb`, importing (then removing) the sled folder
-    /// `<data_dir>/ingest` an older build kept (docs/operations.md, Upgrading stored data).
+    /// Opens `<data_dir>/ingest.redb`.
     pub fn open(data_dir: &Path, window_ms: u64) -> Result<Self, DedupError> {
         let seen = RecentIds::open(
             &data_dir.join("ingest.redb"),
@@ -53,10 +52,6 @@ impl DiskDedup {
             window_ms / 8,
             CACHE_BYTES,
         )?;
-        let imported = seen.import_sled(&data_dir.join("ingest"), &[])?;
-        if imported > 0 {
-            tracing::info!(imported, "entries imported from the older sled store");
-        }
         let seen = Arc::new(seen);
         Ok(DiskDedup {
             filters: Filters::start(seen.clone()),

@@ -1,7 +1,6 @@
-//! Format 4: the devices in redb. The layout is sled's format 3 (a user's devices are one value,
-//! so resolving a user is one point read), with push ids kept as their 16 bytes rather than 32
-//! hex characters, since each is stored up to three times. On disk it takes half what sled
-//! took for the same devices (docs/benchmarks.md, change 17).
+//! The devices in redb. A user's devices are one value, so resolving a user is one point read;
+//! push ids are kept as their 16 bytes rather than 32 hex characters, since each is stored up to
+//! three times.
 //!
 //! Every change is one write transaction committed without an fsync; [`DeviceStore::flush`]
 //! makes all of them durable with one.
@@ -199,21 +198,6 @@ impl Writing<'_> {
             self.take(app_id, from, id)?;
         }
         self.put(app_id, to, id, record)
-    }
-
-    /// Files a device as it is, its token indexed: for the import of an older store.
-    pub(super) fn restore(&mut self, app_id: &str, device: Device) -> Result<(), StoreError> {
-        let id = id_bytes(&device.push_id).ok_or_else(|| {
-            StoreError::Format(format!(
-                "device `{}` has a push id this build cannot store",
-                device.push_id
-            ))
-        })?;
-        let (_, owner, record) = Record::split(device);
-        let tokens_key = token_key(app_id, record.vendor, &record.token);
-        self.put(app_id, &owner, &id, &record)?;
-        self.tokens.insert(tokens_key.as_slice(), id.as_slice())?;
-        Ok(())
     }
 }
 

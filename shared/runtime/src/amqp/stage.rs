@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 /// handles the next batch.
 pub type Commit = BoxFuture<'static, Result<(), AmqpError>>;
 
-/// A commit that does blocking work (sled's flush waits for the disk) on tokio's blocking pool,
+/// A commit that does blocking work (a store's flush waits for the disk) on tokio's blocking pool,
 /// so the stage's thread goes on meanwhile.
 pub fn blocking_commit<E>(work: impl FnOnce() -> Result<(), E> + Send + 'static) -> Commit
 where

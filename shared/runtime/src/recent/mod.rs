@@ -3,16 +3,13 @@
 //! per time bucket and expiry deletes whole tables: no index by time, no scan. Keys are a
 //! 16-byte hash of the id (see [`key`]), whatever the id's length.
 //!
-//! redb, not sled (which keeps the registry): sled's resident memory grew 13-24 bytes for every
-//! id it held, whatever its cache, so a dispatcher grew with every push it settled; redb's stays
-//! within its cache (docs/benchmarks.md, change 9).
+//! In redb, whose resident memory stays within its cache however many ids it holds.
 //!
 //! Inserts wait in memory until [`RecentIds::flush`] writes them in one transaction with one
 //! fsync: callers flush before they ack, and no insert waits for another's fsync. After an I/O
 //! error redb refuses every later write until the file is reopened, so the store reopens it
 //! (repairing it) and the failed call reports the error: the caller's batch is redelivered.
 
-mod import;
 mod pending;
 
 use pending::{Entries, Pending};
@@ -55,8 +52,6 @@ pub enum RecentError {
         path: String,
         cause: Box<redb::Error>,
     },
-    #[error("cannot import the older store at {path}: {cause}")]
-    Import { path: String, cause: String },
     #[error("writes to store {path} since its last flush were lost to an I/O error (the file was reopened)")]
     Lost { path: String },
     #[error("cannot {op} in store {path}: {cause}")]

@@ -182,57 +182,6 @@ fn concurrent_flushes_and_purges_leave_the_bucket_set_true_to_the_file() {
 }
 
 #[test]
-fn an_older_builds_sled_store_is_imported_then_removed() {
-    let dir = tempfile::tempdir().unwrap();
-    let old_dir = dir.path().join("dispatch-fcm");
-    let (a, b) = (key(&[b"a"]), key(&[b"b"]));
-    let write_old = || {
-        let old = crate::store::open(&old_dir, CACHE as u64).unwrap();
-        old.open_tree("seen/3").unwrap().insert(a, b"old").unwrap();
-        old.open_tree("seen/4").unwrap().insert(b, b"4000").unwrap();
-        let counters = old.open_tree("counters").unwrap();
-        counters.insert("c", &7u64.to_be_bytes()).unwrap();
-        old.open_tree("by_time").unwrap().insert("x", b"y").unwrap();
-        old.flush().unwrap();
-    };
-    write_old();
-    {
-        let ids = open(dir.path(), "seen", 1_000);
-        ids.insert(&[(3_000, a, b"here")]);
-        ids.flush().unwrap();
-        // `a` is here already; `b` and the counter come over.
-        assert_eq!(ids.import_sled(&old_dir, &["counters"]).unwrap(), 2);
-        assert!(!old_dir.exists(), "the old folder is removed");
-        assert!(!dir.path().join("dispatch-fcm.imported").exists());
-        // An older build run again after the upgrade, then this one again.
-        write_old();
-        assert_eq!(
-            ids.import_sled(&old_dir, &["counters"]).unwrap(),
-            1,
-            "the counter"
-        );
-    }
-    let ids = open(dir.path(), "seen", 1_000);
-    assert_eq!(ids.buckets(), 2);
-    assert_eq!(
-        ids.get_at(3_500, &a).unwrap().as_deref(),
-        Some(&b"here"[..])
-    );
-    assert!(ids.get_since(4_000, &b).unwrap().is_some());
-    let counted = ids
-        .with_db("read", |db| {
-            let read = db.begin_read()?;
-            let counters = read.open_table(Table::new("counters"))?;
-            let v = counters.get(&b"c"[..])?.unwrap().value().to_vec();
-            let by_time = read.open_table(Table::new("by_time")).is_ok();
-            Ok((v, by_time))
-        })
-        .unwrap();
-    assert_eq!(counted.0, 14u64.to_be_bytes(), "both builds' counts");
-    assert!(!counted.1, "trees not asked for stay behind");
-}
-
-#[test]
 fn a_lookup_never_misses_an_entry_being_flushed() {
     let dir = tempfile::tempdir().unwrap();
     let ids = std::sync::Arc::new(open(dir.path(), "seen", 1_000));
