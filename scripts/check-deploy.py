@@ -31,7 +31,8 @@ def ports_of(settings):
     ports = {k: int(v.rsplit(":", 1)[1]) for k, v in listen.items() if isinstance(v, str)}
     for vendor, addr in listen.get("dispatch", {}).items():
         ports[f"dispatch-{vendor}"] = int(addr.rsplit(":", 1)[1])
-    ports["vendor-sim"] = ports.pop("vendor_sim", 9200)
+    sim = settings.get("vendor_sim", {}).get("listen", "127.0.0.1:9200")
+    ports["vendor-sim"] = int(sim.rsplit(":", 1)[1])
     return ports
 
 

@@ -82,7 +82,7 @@ async fn ingest_gathers_what_arrives_within_its_batch_interval() {
         mesh.fcm_device(&format!("tok-{user}"), user).await;
     }
     let batches = || async {
-        let series = "pushmesh_ingest_batches_total{queue=\"pushmesh.ingest\"}";
+        let series = "pushmesh_stage_batches_total{queue=\"pushmesh.ingest\"}";
         mesh.metric(&mesh.ingest, series).await
     };
     let first_published = Instant::now();
@@ -107,7 +107,7 @@ async fn ingest_gathers_what_arrives_within_its_batch_interval() {
         2.0,
         "the two later messages went in one batch"
     );
-    let deliveries = "pushmesh_ingest_batch_deliveries_total{queue=\"pushmesh.ingest\"}";
+    let deliveries = "pushmesh_stage_deliveries_total{queue=\"pushmesh.ingest\"}";
     assert_eq!(mesh.metric(&mesh.ingest, deliveries).await, 3.0);
     // Their batch was taken no sooner than the interval after the first one, which was taken
     // after `first_published`; and not held longer than that.

@@ -1,6 +1,7 @@
 //! What an operator sees: health, readiness, metrics; and vendor-sim refusing bad credentials.
 
 use pushmesh_contract::public::OutcomeStatus;
+use pushmesh_contract::Vendor;
 use pushmesh_tests::Mesh;
 
 #[actix_rt::test]
@@ -42,18 +43,22 @@ async fn services_report_health_readiness_and_metrics() {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("{name} missing: {metrics}"))
     };
-    assert!(value("pushmesh_registry_batches_total") >= 1.0);
-    assert!(
-        value("pushmesh_registry_batch_deliveries_total")
-            >= value("pushmesh_registry_batches_total")
-    );
-    assert!(value("pushmesh_registry_batch_handle_seconds_count") >= 1.0);
-    assert!(value("pushmesh_registry_batch_settle_seconds_count") >= 1.0);
+    assert!(value("pushmesh_stage_batches_total") >= 1.0);
+    assert!(value("pushmesh_stage_deliveries_total") >= value("pushmesh_stage_batches_total"));
+    assert!(value("pushmesh_stage_batch_handle_seconds_count") >= 1.0);
+    assert!(value("pushmesh_stage_batch_settle_seconds_count") >= 1.0);
     // How long the job waited between presence publishing it and the registry taking it: in
     // seconds, so well under a minute here.
-    assert!(value("pushmesh_registry_queue_wait_seconds_count") >= 1.0);
-    let waited = value("pushmesh_registry_queue_wait_seconds_sum");
+    assert!(value("pushmesh_stage_queue_wait_seconds_count") >= 1.0);
+    let waited = value("pushmesh_stage_queue_wait_seconds_sum");
     assert!(waited > 0.0 && waited < 60.0, "waited {waited} s");
+
+    // A dispatcher's families carry its vendor as a label, so one query covers every vendor.
+    let fcm = mesh.dispatcher(Vendor::Fcm);
+    let delivered = "pushmesh_dispatch_outcomes_total{status=\"delivered\",vendor=\"fcm\"}";
+    assert_eq!(mesh.metric(&fcm, delivered).await, 1.0);
+    let requests = "pushmesh_dispatch_request_duration_seconds_count{vendor=\"fcm\"}";
+    assert_eq!(mesh.metric(&fcm, requests).await, 1.0);
 
     // Ingest recorded the message id: the bucket it went to has a filter in memory, and the
     // gauge (read every 5 s) shows it.

@@ -81,8 +81,6 @@ prefetch = 200
 ingest = "127.0.0.1:{ingest}"
 presence = "127.0.0.1:{presence}"
 registry = "127.0.0.1:{registry}"
-vendor_sim = "127.0.0.1:{sim_port}"
-vendor_sim_apns = "127.0.0.1:{apns_port}"
 dispatch = {{ fcm = "127.0.0.1:{}", apns = "127.0.0.1:{}", huawei = "127.0.0.1:{}", xiaomi = "127.0.0.1:{}", oppo = "127.0.0.1:{}", vivo = "127.0.0.1:{}", honor = "127.0.0.1:{}" }}
 [dispatch]
 retry_tiers_s = [1, 2, 5, 10, 30, 60]
@@ -93,6 +91,8 @@ breaker_cooldown_ms = 1000
 breaker_max_cooldown_ms = 4000
 quota_day_s = 4
 [vendor_sim]
+listen = "127.0.0.1:{sim_port}"
+apns_listen = "127.0.0.1:{apns_port}"
 fcm_public_key_file = "{fixtures}/fcm-demo-public.pem"
 apns_public_key_file = "{fixtures}/apns-demo-public.pem"
 [apps.demo.fcm]

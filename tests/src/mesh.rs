@@ -10,8 +10,11 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use pushmesh_contract::public::{Outcome, OutcomeStatus};
+use pushmesh_contract::Vendor;
+use pushmesh_dispatch::{Application, StartError, VendorApi};
 use pushmesh_runtime::{Settings, Shutdown};
 use serde_json::{json, Value};
+use std::path::Path;
 use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -46,13 +49,24 @@ pub struct Mesh {
 const APP: &str = "demo";
 
 /// Runs a dispatcher in this test's actix system; returns its port.
-fn spawn<V: pushmesh_dispatch::VendorApi>(
-    app: Result<pushmesh_dispatch::Application<V>, pushmesh_dispatch::StartError>,
-) -> u16 {
-    let app = app.expect("the dispatcher starts");
-    let port = app.port();
-    actix_rt::spawn(app.run_until_stopped());
-    port
+/// Starts `vendor`'s dispatcher in this process; its port.
+fn start_dispatcher(vendor: Vendor, settings: &Settings, dir: &Path, shutdown: &Shutdown) -> u16 {
+    fn run<V: VendorApi>(app: Result<Application<V>, StartError>) -> u16 {
+        let app = app.expect("the dispatcher starts");
+        let port = app.port();
+        actix_rt::spawn(app.run_until_stopped());
+        port
+    }
+    let (settings, shutdown) = (settings.clone(), shutdown.clone());
+    match vendor {
+        Vendor::Fcm => run(dispatch_fcm::build(settings, dir, shutdown)),
+        Vendor::Apns => run(dispatch_apns::build(settings, dir, shutdown)),
+        Vendor::Huawei => run(dispatch_huawei::build(settings, dir, shutdown)),
+        Vendor::Xiaomi => run(dispatch_xiaomi::build(settings, dir, shutdown)),
+        Vendor::Oppo => run(dispatch_oppo::build(settings, dir, shutdown)),
+        Vendor::Vivo => run(dispatch_vivo::build(settings, dir, shutdown)),
+        Vendor::Honor => run(dispatch_honor::build(settings, dir, shutdown)),
+    }
 }
 
 /// The test publishes like a careful IM server: with publisher confirms, so a message it
@@ -99,8 +113,8 @@ impl Mesh {
             "",
         ))
         .expect("test settings are valid");
-        let sim =
-            vendor_sim::Application::build(&sim_only, shutdown.clone()).expect("vendor-sim starts");
+        let sim = vendor_sim::Application::build(&sim_only, dir.path(), shutdown.clone())
+            .expect("vendor-sim starts");
         let mut ports = Ports::new(sim.port(), sim.apns_port(), opts.processes);
         actix_rt::spawn(sim.run_until_stopped());
         let toml = settings_toml(&vhost, dir.path(), ports, &opts.extra_toml);
@@ -128,50 +142,11 @@ impl Mesh {
             ready.push(app.port());
             actix_rt::spawn(app.run_until_stopped());
         }
-        let d = |v: &str| format!("dispatch-{v}");
-        if in_process(&d("fcm")) {
-            ready.push(spawn(dispatch_fcm::build(
-                settings.clone(),
-                dir.path(),
-                shutdown.clone(),
-            )));
-        }
-        if in_process(&d("apns")) {
-            ready.push(spawn(dispatch_apns::build(
-                settings.clone(),
-                dir.path(),
-                shutdown.clone(),
-            )));
-        }
-        if in_process(&d("huawei")) {
-            ready.push(spawn(dispatch_huawei::build(
-                settings.clone(),
-                shutdown.clone(),
-            )));
-        }
-        if in_process(&d("xiaomi")) {
-            ready.push(spawn(dispatch_xiaomi::build(
-                settings.clone(),
-                shutdown.clone(),
-            )));
-        }
-        if in_process(&d("oppo")) {
-            ready.push(spawn(dispatch_oppo::build(
-                settings.clone(),
-                shutdown.clone(),
-            )));
-        }
-        if in_process(&d("vivo")) {
-            ready.push(spawn(dispatch_vivo::build(
-                settings.clone(),
-                shutdown.clone(),
-            )));
-        }
-        if in_process(&d("honor")) {
-            ready.push(spawn(dispatch_honor::build(
-                settings.clone(),
-                shutdown.clone(),
-            )));
+        for (i, vendor) in Vendor::ALL.into_iter().enumerate() {
+            if in_process(vendor.dispatcher()) {
+                ports.dispatch[i] = start_dispatcher(vendor, &settings, dir.path(), &shutdown);
+                ready.push(ports.dispatch[i]);
+            }
         }
         for port in ready {
             wait_ready(&http, port, "a service").await;
@@ -336,6 +311,12 @@ impl Mesh {
     }
 
     // ---- what came out ----
+
+    /// The base URL of `vendor`'s dispatcher (its `/metrics`, `/readyz`).
+    pub fn dispatcher(&self, vendor: Vendor) -> String {
+        let i = Vendor::ALL.iter().position(|v| *v == vendor).unwrap_or(0);
+        format!("http://127.0.0.1:{}", self.ports.dispatch[i])
+    }
 
     /// One series of a service's `/metrics` (`base` is its URL, `series` the name with its
     /// labels as exposed); 0 where the series has not been written yet.

@@ -4,8 +4,7 @@
 //! by every request and connection of the app.
 
 use pushmesh_contract::now_ms;
-use pushmesh_dispatch::auth::{AuthError, TokenSource};
-use pushmesh_dispatch::token::TokenCache;
+use pushmesh_dispatch::{AuthError, Credential};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -21,7 +20,6 @@ pub struct Auth {
     team_id: String,
     key_id: String,
     key: jsonwebtoken::EncodingKey,
-    cache: TokenCache,
 }
 
 impl Auth {
@@ -30,11 +28,11 @@ impl Auth {
             team_id,
             key_id,
             key,
-            cache: TokenCache::new(Duration::ZERO),
         }
     }
 
-    fn sign(&self) -> Result<(String, Duration), AuthError> {
+    /// A freshly signed provider token.
+    pub fn sign(&self) -> Result<Credential, AuthError> {
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
         header.kid = Some(self.key_id.clone());
         header.typ = None;
@@ -45,16 +43,6 @@ impl Auth {
         let jwt = jsonwebtoken::encode(&header, &claims, &self.key)
             .map_err(|e| AuthError::Sign(e.to_string()))?;
         tracing::info!(key_id = %self.key_id, "APNs provider token made");
-        Ok((jwt, LIFETIME))
-    }
-}
-
-impl TokenSource for Auth {
-    async fn token(&self) -> Result<String, AuthError> {
-        self.cache.get(|| async { self.sign() }).await
-    }
-
-    async fn invalidate(&self, token: &str) {
-        self.cache.invalidate(token).await;
+        Ok(Credential::expiring(jwt, LIFETIME, Duration::ZERO))
     }
 }

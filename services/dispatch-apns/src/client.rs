@@ -7,8 +7,8 @@ use crate::response::classify;
 use crate::settings::ApnsSettings;
 use pushmesh_contract::stage::DevicePush;
 use pushmesh_contract::Vendor;
-use pushmesh_dispatch::auth::{send_authorized, Answer};
-use pushmesh_dispatch::{Attempt, VendorApi};
+use pushmesh_dispatch::{Answer, Attempt, AuthError, Credential, VendorApi, VendorEnv};
+use pushmesh_runtime::SettingsError;
 
 pub struct ApnsClient {
     settings: ApnsSettings,
@@ -17,64 +17,56 @@ pub struct ApnsClient {
     http: reqwest::Client,
 }
 
-impl ApnsClient {
-    pub fn new(settings: ApnsSettings, auth: Auth, http: reqwest::Client) -> Self {
-        ApnsClient {
+impl VendorApi for ApnsClient {
+    const VENDOR: Vendor = Vendor::Apns;
+    const HTTP2_ONLY: bool = true;
+    type Settings = ApnsSettings;
+
+    fn new(settings: ApnsSettings, env: &VendorEnv) -> Result<Self, SettingsError> {
+        settings.validate()?;
+        let key = settings.load_key(env.config_dir)?;
+        let auth = Auth::new(settings.team_id.clone(), settings.key_id.clone(), key);
+        Ok(ApnsClient {
             base: settings.base_url(),
             settings,
             auth,
-            http,
-        }
-    }
-
-    async fn send_one(&self, push: &DevicePush) -> Attempt {
-        let req = match request::build(push, &self.settings) {
-            Ok(r) => r,
-            Err(detail) => return Attempt::Rejected { detail },
-        };
-        let url = format!("{}{}", self.base, req.path);
-        let mut attempts = send_authorized("APNs", &self.auth, 1, |token| {
-            let mut builder = self
-                .http
-                .post(&url)
-                .header(reqwest::header::AUTHORIZATION, format!("bearer {token}"))
-                .body(req.body.clone());
-            for (k, v) in &req.headers {
-                builder = builder.header(*k, v);
-            }
-            async move {
-                match builder.send().await {
-                    Ok(resp) => {
-                        let status = resp.status().as_u16();
-                        let id = resp
-                            .headers()
-                            .get("apns-id")
-                            .and_then(|v| v.to_str().ok())
-                            .map(String::from);
-                        let bytes = resp.bytes().await.unwrap_or_default();
-                        classify(status, id, &bytes)
-                    }
-                    Err(e) => Answer::Done(vec![Attempt::retry(format!("APNs unreachable: {e}"))]),
-                }
-            }
+            http: env.http.clone(),
         })
-        .await;
-        attempts
-            .pop()
-            .unwrap_or_else(|| Attempt::retry("no answer"))
-    }
-}
-
-impl VendorApi for ApnsClient {
-    fn vendor(&self) -> Vendor {
-        Vendor::Apns
     }
 
-    async fn send(&self, pushes: &[DevicePush]) -> Vec<Attempt> {
-        let mut out = Vec::with_capacity(pushes.len());
-        for push in pushes {
-            out.push(self.send_one(push).await);
+    async fn authorize(&self) -> Result<Credential, AuthError> {
+        self.auth.sign()
+    }
+
+    /// APNs takes one device per request, and the core never groups more than one.
+    async fn send(&self, credential: &str, pushes: &[DevicePush]) -> Answer {
+        let req = match request::build(&pushes[0], &self.settings) {
+            Ok(r) => r,
+            Err(detail) => return Answer::Done(vec![Attempt::Rejected { detail }]),
+        };
+        let mut builder = self
+            .http
+            .post(format!("{}{}", self.base, req.path))
+            .header(
+                reqwest::header::AUTHORIZATION,
+                format!("bearer {credential}"),
+            )
+            .body(req.body);
+        for (k, v) in &req.headers {
+            builder = builder.header(*k, v);
         }
-        out
+        match builder.send().await {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let id = resp
+                    .headers()
+                    .get("apns-id")
+                    .and_then(|v| v.to_str().ok())
+                    .map(String::from);
+                let bytes = resp.bytes().await.unwrap_or_default();
+                classify(status, id, &bytes)
+            }
+            Err(e) => Answer::Done(vec![Attempt::retry(format!("APNs unreachable: {e}"))]),
+        }
     }
 }

@@ -11,10 +11,8 @@ mod settings;
 pub use client::ApnsClient;
 pub use settings::ApnsSettings;
 
-use pushmesh_contract::Vendor;
 use pushmesh_dispatch::StartError;
 use pushmesh_runtime::{Settings, Shutdown};
-use std::time::Duration;
 
 pub type Application = pushmesh_dispatch::Application<ApnsClient>;
 
@@ -25,24 +23,5 @@ pub fn build(
     config_dir: &std::path::Path,
     shutdown: Shutdown,
 ) -> Result<Application, StartError> {
-    // APNs speaks HTTP/2 only; one client (its pool) for all apps keeps connections long-lived.
-    let http = reqwest::Client::builder()
-        .http2_prior_knowledge()
-        .timeout(Duration::from_millis(settings.dispatch.request_timeout_ms))
-        .http2_keep_alive_interval(Duration::from_secs(60))
-        .pool_idle_timeout(None)
-        .build()
-        .map_err(|e| StartError::Http(format!("cannot build the HTTP/2 client: {e}")))?;
-    pushmesh_dispatch::build(
-        "dispatch-apns",
-        Vendor::Apns,
-        settings,
-        shutdown,
-        |app, s: ApnsSettings, _| {
-            s.validate(app)?;
-            let key = s.load_key(app, config_dir)?;
-            let auth = auth::Auth::new(s.team_id.clone(), s.key_id.clone(), key);
-            Ok(ApnsClient::new(s, auth, http.clone()))
-        },
-    )
+    pushmesh_dispatch::build(settings, config_dir, shutdown)
 }

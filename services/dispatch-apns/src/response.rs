@@ -1,7 +1,6 @@
 //! APNs answers, in one table (Apple's "Handling notification responses from APNs").
 
-use pushmesh_dispatch::auth::Answer;
-use pushmesh_dispatch::Attempt;
+use pushmesh_dispatch::{Answer, Attempt};
 use serde::Deserialize;
 
 #[derive(Deserialize, Default)]

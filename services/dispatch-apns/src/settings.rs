@@ -54,10 +54,8 @@ fn default_sound() -> Option<String> {
 }
 
 impl ApnsSettings {
-    pub fn validate(&self, app: &str) -> Result<(), SettingsError> {
-        let invalid = |key: &str, reason: &str| {
-            SettingsError::invalid(format!("apps.{app}.apns.{key}"), reason)
-        };
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = SettingsError::invalid;
         if self.team_id.len() != 10 {
             return Err(invalid("team_id", "must be the 10-character Team ID"));
         }
@@ -92,17 +90,10 @@ impl ApnsSettings {
     }
 
     /// The .p8 key as an ES256 signing key.
-    pub fn load_key(
-        &self,
-        app: &str,
-        base: &Path,
-    ) -> Result<jsonwebtoken::EncodingKey, SettingsError> {
+    pub fn load_key(&self, base: &Path) -> Result<jsonwebtoken::EncodingKey, SettingsError> {
         let path = base.join(&self.key_file);
         let err = |reason: String| {
-            SettingsError::invalid(
-                format!("apps.{app}.apns.key_file"),
-                format!("{}: {reason}", path.display()),
-            )
+            SettingsError::invalid("key_file", format!("{}: {reason}", path.display()))
         };
         let pem = std::fs::read(&path).map_err(|e| err(e.to_string()))?;
         jsonwebtoken::EncodingKey::from_ec_pem(&pem)

@@ -1,17 +1,16 @@
 //! FCM auth as Google documents it for service accounts: an RS256 JWT assertion exchanged at
-//! the token endpoint for an OAuth access token, cached and refreshed before it expires.
+//! the token endpoint for an OAuth access token, used until 5 minutes before it expires.
 
 use crate::settings::ServiceAccount;
 use pushmesh_contract::now_ms;
-use pushmesh_dispatch::auth::{oauth_token, AuthError, TokenSource};
-use pushmesh_dispatch::token::TokenCache;
+use pushmesh_dispatch::auth::{oauth_token, AuthError, Credential};
 use serde::Serialize;
 use std::time::Duration;
 
 const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
 /// Google caps an assertion at one hour.
 const ASSERTION_LIFETIME_S: u64 = 3600;
-/// Refresh this long before the access token expires, so no request carries a dying token.
+/// Renew this long before the access token expires, so no request carries a dying token.
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
 #[derive(Serialize)]
@@ -27,16 +26,10 @@ pub struct Auth {
     account: ServiceAccount,
     key: jsonwebtoken::EncodingKey,
     token_url: String,
-    http: reqwest::Client,
-    cache: TokenCache,
 }
 
 impl Auth {
-    pub fn new(
-        account: ServiceAccount,
-        token_url: Option<String>,
-        http: reqwest::Client,
-    ) -> Result<Self, AuthError> {
+    pub fn new(account: ServiceAccount, token_url: Option<String>) -> Result<Self, AuthError> {
         let key = jsonwebtoken::EncodingKey::from_rsa_pem(account.private_key.as_bytes())
             .map_err(|e| AuthError::Sign(e.to_string()))?;
         let token_url = token_url.unwrap_or_else(|| account.token_uri.clone());
@@ -44,8 +37,6 @@ impl Auth {
             account,
             key,
             token_url,
-            http,
-            cache: TokenCache::new(REFRESH_MARGIN),
         })
     }
 
@@ -64,27 +55,15 @@ impl Auth {
             .map_err(|e| AuthError::Sign(e.to_string()))
     }
 
-    async fn fetch(&self) -> Result<(String, Duration), AuthError> {
+    /// A fresh access token.
+    pub async fn fetch(&self, http: &reqwest::Client) -> Result<Credential, AuthError> {
         let assertion = self.assertion()?;
         let form = [
             ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
             ("assertion", assertion.as_str()),
         ];
-        let (token, lifetime) = oauth_token(&self.http, &self.token_url, &form).await?;
-        tracing::info!(
-            expires_in_s = lifetime.as_secs(),
-            "FCM access token obtained"
-        );
-        Ok((token, lifetime))
-    }
-}
-
-impl TokenSource for Auth {
-    async fn token(&self) -> Result<String, AuthError> {
-        self.cache.get(|| self.fetch()).await
-    }
-
-    async fn invalidate(&self, token: &str) {
-        self.cache.invalidate(token).await;
+        let credential = oauth_token(http, &self.token_url, &form, REFRESH_MARGIN).await?;
+        tracing::info!("FCM access token obtained");
+        Ok(credential)
     }
 }

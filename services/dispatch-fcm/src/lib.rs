@@ -1,6 +1,6 @@
 //! dispatch-fcm: Firebase Cloud Messaging over the HTTP v1 API. The vendor module has the same
-//! parts as every other: `settings`, `auth`, `request`, `response` (its one table), and `client`
-//! which wires them into the dispatcher core.
+//! parts as every other: `settings`, `auth` (its credential), `request`, `response` (its one
+//! table), and `client`, which wires them into the dispatcher core as a `VendorApi`.
 
 mod auth;
 mod client;
@@ -11,9 +11,8 @@ mod settings;
 pub use client::FcmClient;
 pub use settings::FcmSettings;
 
-use pushmesh_contract::Vendor;
 use pushmesh_dispatch::StartError;
-use pushmesh_runtime::{Settings, SettingsError, Shutdown};
+use pushmesh_runtime::{Settings, Shutdown};
 
 pub type Application = pushmesh_dispatch::Application<FcmClient>;
 
@@ -24,22 +23,5 @@ pub fn build(
     config_dir: &std::path::Path,
     shutdown: Shutdown,
 ) -> Result<Application, StartError> {
-    pushmesh_dispatch::build(
-        "dispatch-fcm",
-        Vendor::Fcm,
-        settings,
-        shutdown,
-        |app, fcm: FcmSettings, http| {
-            fcm.validate(app)?;
-            let account = fcm.load_service_account(app, config_dir)?;
-            let auth =
-                auth::Auth::new(account, fcm.token_url.clone(), http.clone()).map_err(|e| {
-                    SettingsError::invalid(
-                        format!("apps.{app}.fcm.service_account_file"),
-                        e.to_string(),
-                    )
-                })?;
-            FcmClient::new(app, fcm, auth, http)
-        },
-    )
+    pushmesh_dispatch::build(settings, config_dir, shutdown)
 }

@@ -1,8 +1,7 @@
 //! The FCM HTTP v1 request body for one push.
 //!
 //! Typed and borrowed from the push and the settings, not built as a `serde_json::Value`: FCM
-//! takes one token per request, so this runs once per push and its maps and clones showed in
-//! dispatch-fcm's profile (docs/benchmarks.md, change 16).
+//! takes one token per request, so this runs once per push, where a map's allocations show.
 
 use crate::settings::{FcmResource, FcmSettings};
 use pushmesh_contract::stage::DevicePush;

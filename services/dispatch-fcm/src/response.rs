@@ -1,16 +1,9 @@
 //! FCM's answers, in one table (https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode):
 //! classified on `error.details[].errorCode`, falling back to the HTTP status.
 
-use pushmesh_dispatch::Attempt;
+use pushmesh_dispatch::{Answer, Attempt};
 use serde::Deserialize;
 use std::time::Duration;
-
-#[derive(Debug, PartialEq, Eq)]
-pub enum Classified {
-    Done(Attempt),
-    /// 401 without an FcmError: the OAuth token is stale. Refresh it and retry once.
-    AuthExpired,
-}
 
 #[derive(Deserialize, Default)]
 struct ErrorBody {
@@ -47,15 +40,15 @@ pub fn classify(
     retry_after: Option<Duration>,
     body: &[u8],
     quota_wait: Duration,
-) -> Classified {
+) -> Answer {
     use Attempt::*;
     if status == 200 {
         let name = serde_json::from_slice::<Success>(body)
             .ok()
             .and_then(|s| s.name);
-        return Classified::Done(Delivered {
+        return Answer::Done(vec![Delivered {
             vendor_message_id: name,
-        });
+        }]);
     }
     let err = serde_json::from_slice::<ErrorBody>(body)
         .unwrap_or_default()
@@ -83,11 +76,12 @@ pub fn classify(
         },
         (Some("UNAVAILABLE" | "INTERNAL" | "UNSPECIFIED_ERROR"), _) => retry(Duration::ZERO),
         (Some("THIRD_PARTY_AUTH_ERROR" | "APNS_AUTH_ERROR"), _) => Rejected { detail },
-        (None, 401) => return Classified::AuthExpired,
+        // 401 without an FcmError: the OAuth token is stale.
+        (None, 401) => return Answer::AuthExpired,
         (_, s) if s >= 500 => retry(Duration::ZERO),
         _ => Rejected { detail },
     };
-    Classified::Done(attempt)
+    Answer::Done(vec![attempt])
 }
 
 /// FCM's INVALID_ARGUMENT covers both a bad token and a bad message; only the former kills the
@@ -118,7 +112,7 @@ mod tests {
             body,
             Duration::from_secs(60),
         ) {
-            Classified::Done(a) => a,
+            Answer::Done(mut a) if a.len() == 1 => a.pop().unwrap(),
             other => panic!("expected a final answer, got {other:?}"),
         }
     }
@@ -190,7 +184,7 @@ mod tests {
                 unauth.to_string().as_bytes(),
                 Duration::from_secs(60)
             ),
-            Classified::AuthExpired
+            Answer::AuthExpired
         );
         assert_eq!(
             done(401, None, &err(401, Some("THIRD_PARTY_AUTH_ERROR"), "apns")).label(),

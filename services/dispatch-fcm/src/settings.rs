@@ -70,11 +70,9 @@ fn default_token_uri() -> String {
 }
 
 impl FcmSettings {
-    /// Errors name the key, e.g. `apps.demo.fcm.priority`.
-    pub fn validate(&self, app: &str) -> Result<(), SettingsError> {
-        let invalid = |key: &str, reason: &str| {
-            SettingsError::invalid(format!("apps.{app}.fcm.{key}"), reason)
-        };
+    /// Errors name the key within the table, e.g. `priority`.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = SettingsError::invalid;
         if self.project_id.is_empty() {
             return Err(invalid("project_id", "must not be empty"));
         }
@@ -93,15 +91,11 @@ impl FcmSettings {
         Ok(())
     }
 
-    pub fn load_service_account(
-        &self,
-        app: &str,
-        base: &Path,
-    ) -> Result<ServiceAccount, SettingsError> {
+    pub fn load_service_account(&self, base: &Path) -> Result<ServiceAccount, SettingsError> {
         let path = base.join(&self.service_account_file);
         let err = |reason: String| {
             SettingsError::invalid(
-                format!("apps.{app}.fcm.service_account_file"),
+                "service_account_file",
                 format!("{}: {reason}", path.display()),
             )
         };

@@ -1,7 +1,7 @@
 //! dispatch-honor: Honor Push, `sendMessage` with up to 1000 tokens. Same parts as every vendor
-//! module: `settings`, `auth`, `request`, `response` (its one table), `client`.
+//! module: `settings`, `request`, `response` (its one table) and `client`, whose `authorize` is
+//! the core's OAuth 2.0 client credentials.
 
-mod auth;
 mod client;
 mod request;
 mod response;
@@ -10,24 +10,16 @@ mod settings;
 pub use client::HonorClient;
 pub use settings::HonorSettings;
 
-use pushmesh_contract::Vendor;
 use pushmesh_dispatch::StartError;
-use pushmesh_runtime::{Settings, SettingsError, Shutdown};
+use pushmesh_runtime::{Settings, Shutdown};
 
 pub type Application = pushmesh_dispatch::Application<HonorClient>;
 
 /// Builds the dispatcher with one client per app that has `[apps.<app_id>.honor]`.
-pub fn build(settings: Settings, shutdown: Shutdown) -> Result<Application, StartError> {
-    pushmesh_dispatch::build(
-        "dispatch-honor",
-        Vendor::Honor,
-        settings,
-        shutdown,
-        |app, s: HonorSettings, http| {
-            s.validate().map_err(|(key, reason)| {
-                SettingsError::invalid(format!("apps.{app}.honor.{key}"), reason)
-            })?;
-            Ok(HonorClient::new(s, http))
-        },
-    )
+pub fn build(
+    settings: Settings,
+    config_dir: &std::path::Path,
+    shutdown: Shutdown,
+) -> Result<Application, StartError> {
+    pushmesh_dispatch::build(settings, config_dir, shutdown)
 }

@@ -3,8 +3,7 @@
 //! failTokens, expireTokens}}`.
 
 use pushmesh_contract::stage::DevicePush;
-use pushmesh_dispatch::auth::Answer;
-use pushmesh_dispatch::Attempt;
+use pushmesh_dispatch::{Answer, Attempt};
 use serde::Deserialize;
 
 #[derive(Deserialize, Default)]

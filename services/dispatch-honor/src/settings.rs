@@ -1,5 +1,6 @@
 //! Honor Push settings of one app: `[apps.<app_id>.honor]`.
 
+use pushmesh_runtime::SettingsError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -44,21 +45,27 @@ fn default_max_tokens() -> usize {
 }
 
 impl HonorSettings {
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    pub fn validate(&self) -> Result<(), SettingsError> {
         for (key, value) in [
             ("app_id", &self.app_id),
             ("client_id", &self.client_id),
             ("client_secret", &self.client_secret),
         ] {
             if value.is_empty() {
-                return Err((key, "must not be empty".into()));
+                return Err(SettingsError::invalid(key, "must not be empty"));
             }
         }
         if !["NORMAL", "LOW"].contains(&self.importance.as_str()) {
-            return Err(("importance", "must be NORMAL or LOW".into()));
+            return Err(SettingsError::invalid(
+                "importance",
+                "must be NORMAL or LOW",
+            ));
         }
         if !(1..=1000).contains(&self.max_tokens_per_request) {
-            return Err(("max_tokens_per_request", "must be 1 to 1000".into()));
+            return Err(SettingsError::invalid(
+                "max_tokens_per_request",
+                "must be 1 to 1000",
+            ));
         }
         Ok(())
     }

@@ -1,8 +1,8 @@
 //! dispatch-huawei: Huawei Push Kit (HMS, Android and HarmonyOS 3/4) over its v1 REST API, up to
-//! 1000 tokens per request. Same parts as every vendor module: `settings`, `auth`, `request`,
-//! `response` (its one table), `client`.
+//! 1000 tokens per request. Same parts as every vendor module: `settings`, `request`,
+//! `response` (its one table) and `client`, whose `authorize` is the core's OAuth 2.0 client
+//! credentials.
 
-mod auth;
 mod client;
 mod request;
 mod response;
@@ -11,26 +11,18 @@ mod settings;
 pub use client::HuaweiClient;
 pub use settings::HuaweiSettings;
 
-use pushmesh_contract::Vendor;
 use pushmesh_dispatch::StartError;
-use pushmesh_runtime::{Settings, SettingsError, Shutdown};
+use pushmesh_runtime::{Settings, Shutdown};
 
 pub type Application = pushmesh_dispatch::Application<HuaweiClient>;
 
 /// Builds the dispatcher with one client per app that has `[apps.<app_id>.huawei]`.
-pub fn build(settings: Settings, shutdown: Shutdown) -> Result<Application, StartError> {
-    pushmesh_dispatch::build(
-        "dispatch-huawei",
-        Vendor::Huawei,
-        settings,
-        shutdown,
-        |app, s: HuaweiSettings, http| {
-            s.validate().map_err(|(key, reason)| {
-                SettingsError::invalid(format!("apps.{app}.huawei.{key}"), reason)
-            })?;
-            Ok(HuaweiClient::new(s, http))
-        },
-    )
+pub fn build(
+    settings: Settings,
+    config_dir: &std::path::Path,
+    shutdown: Shutdown,
+) -> Result<Application, StartError> {
+    pushmesh_dispatch::build(settings, config_dir, shutdown)
 }
 
 #[cfg(test)]
@@ -53,7 +45,7 @@ mod tests {
         "#;
         let toml = toml.replace("DATA", &dir.path().display().to_string());
         let settings = Settings::from_toml(&toml).unwrap();
-        let Err(err) = build(settings, Shutdown::new()) else {
+        let Err(err) = build(settings, dir.path(), Shutdown::new()) else {
             panic!("the dispatcher started with an auth_url that is not a URL");
         };
         let err = err.to_string();

@@ -1,19 +1,12 @@
 //! Push Kit answers, in one table (result codes from Huawei's "Downlink messages" page).
 
 use pushmesh_contract::stage::DevicePush;
-use pushmesh_dispatch::Attempt;
+use pushmesh_dispatch::{Answer, Attempt};
 use serde::Deserialize;
 use std::collections::HashSet;
 
-#[derive(Debug, PartialEq, Eq)]
-pub enum Classified {
-    Done(Vec<Attempt>),
-    /// 80200003 / 80200001: refresh the access token and retry once.
-    AuthExpired,
-}
-
 #[derive(Deserialize, Default)]
-struct Answer {
+struct Body {
     #[serde(default)]
     code: String,
     #[serde(default)]
@@ -29,10 +22,10 @@ struct Partial {
     illegal_tokens: Vec<String>,
 }
 
-pub fn classify(status: u16, body: &[u8], pushes: &[DevicePush]) -> Classified {
-    let answer: Answer = serde_json::from_slice(body).unwrap_or_default();
+pub fn classify(status: u16, body: &[u8], pushes: &[DevicePush]) -> Answer {
+    let answer: Body = serde_json::from_slice(body).unwrap_or_default();
     let detail = format!("Huawei {status} {}: {}", answer.code, answer.msg);
-    let all = |a: Attempt| Classified::Done(vec![a; pushes.len()]);
+    let all = |a: Attempt| Answer::Done(vec![a; pushes.len()]);
     match (status, answer.code.as_str()) {
         (200, "80000000") => all(Attempt::Delivered {
             vendor_message_id: answer.request_id,
@@ -41,7 +34,7 @@ pub fn classify(status: u16, body: &[u8], pushes: &[DevicePush]) -> Classified {
             let partial: Partial = serde_json::from_str(&answer.msg).unwrap_or_default();
             let illegal: HashSet<&str> =
                 partial.illegal_tokens.iter().map(String::as_str).collect();
-            Classified::Done(
+            Answer::Done(
                 pushes
                     .iter()
                     .map(|p| {
@@ -59,7 +52,8 @@ pub fn classify(status: u16, body: &[u8], pushes: &[DevicePush]) -> Classified {
             )
         }
         (_, "80300007") => all(Attempt::InvalidToken { detail }),
-        (_, "80200003" | "80200001" | "80200005") => Classified::AuthExpired,
+        // The access token is stale: renew it and send once more.
+        (_, "80200003" | "80200001" | "80200005") => Answer::AuthExpired,
         (_, "81000001" | "80100017") => all(Attempt::retry(detail)),
         (503, _) => all(Attempt::retry(format!("{detail} (flow control)"))),
         (s, _) if s >= 500 => all(Attempt::retry(detail)),
@@ -76,10 +70,10 @@ mod tests {
         pushmesh_dispatch::testing::pushes(Vendor::Huawei, tokens)
     }
 
-    fn labels(c: Classified) -> Vec<&'static str> {
+    fn labels(c: Answer) -> Vec<&'static str> {
         match c {
-            Classified::Done(a) => a.iter().map(Attempt::label).collect(),
-            Classified::AuthExpired => vec!["auth"],
+            Answer::Done(a) => a.iter().map(Attempt::label).collect(),
+            Answer::AuthExpired => vec!["auth"],
         }
     }
 

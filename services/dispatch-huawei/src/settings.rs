@@ -1,5 +1,6 @@
 //! Huawei Push Kit settings of one app: `[apps.<app_id>.huawei]`.
 
+use pushmesh_runtime::SettingsError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -55,18 +56,21 @@ fn default_max_tokens() -> usize {
 
 impl HuaweiSettings {
     /// Errors name the key below `apps.<app>.huawei`.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    pub fn validate(&self) -> Result<(), SettingsError> {
         if self.app_id.is_empty() {
-            return Err(("app_id", "must not be empty".into()));
+            return Err(SettingsError::invalid("app_id", "must not be empty"));
         }
         if self.client_secret.is_empty() {
-            return Err(("client_secret", "must not be empty".into()));
+            return Err(SettingsError::invalid("client_secret", "must not be empty"));
         }
         if !["HIGH", "NORMAL"].contains(&self.urgency.as_str()) {
-            return Err(("urgency", "must be HIGH or NORMAL".into()));
+            return Err(SettingsError::invalid("urgency", "must be HIGH or NORMAL"));
         }
         if !(1..=1000).contains(&self.max_tokens_per_request) {
-            return Err(("max_tokens_per_request", "must be 1 to 1000".into()));
+            return Err(SettingsError::invalid(
+                "max_tokens_per_request",
+                "must be 1 to 1000",
+            ));
         }
         Ok(())
     }

@@ -1,12 +1,11 @@
 //! OPPO auth: `sign = hex(sha256(app_key + timestamp + master_secret))` exchanged at
-//! `/server/v1/auth` for an auth_token. The token is cached for its 24 h life, renewed an hour
-//! before it ends, and at once on code 11.
+//! `/server/v1/auth` for an auth_token. The token lives 24 h; it is renewed an hour before it
+//! ends, and at once on code 11.
 
 use crate::settings::OppoSettings;
 use pushmesh_contract::now_ms;
-use pushmesh_dispatch::auth::{AuthError, TokenSource};
 use pushmesh_dispatch::support::hex;
-use pushmesh_dispatch::token::TokenCache;
+use pushmesh_dispatch::{AuthError, Credential};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
@@ -18,8 +17,6 @@ pub struct Auth {
     url: String,
     app_key: String,
     master_secret: String,
-    http: reqwest::Client,
-    cache: TokenCache,
 }
 
 #[derive(Deserialize)]
@@ -42,17 +39,16 @@ pub fn sign(app_key: &str, timestamp: u64, master_secret: &str) -> String {
 }
 
 impl Auth {
-    pub fn new(s: &OppoSettings, http: reqwest::Client) -> Self {
+    pub fn new(s: &OppoSettings) -> Self {
         Auth {
             url: format!("{}/server/v1/auth", s.base_url.trim_end_matches('/')),
             app_key: s.app_key.clone(),
             master_secret: s.master_secret.clone(),
-            http,
-            cache: TokenCache::new(RENEW_BEFORE_END),
         }
     }
 
-    async fn fetch(&self) -> Result<(String, Duration), AuthError> {
+    /// A fresh auth_token.
+    pub async fn fetch(&self, http: &reqwest::Client) -> Result<Credential, AuthError> {
         let timestamp = now_ms();
         let sign = sign(&self.app_key, timestamp, &self.master_secret);
         let form = [
@@ -60,8 +56,7 @@ impl Auth {
             ("timestamp", timestamp.to_string()),
             ("sign", sign),
         ];
-        let resp = self
-            .http
+        let resp = http
             .post(&self.url)
             .form(&form)
             .send()
@@ -77,7 +72,11 @@ impl Auth {
                 code: 0,
                 data: Some(d),
                 ..
-            }) => Ok((d.auth_token, LIFETIME)),
+            }) => Ok(Credential::expiring(
+                d.auth_token,
+                LIFETIME,
+                RENEW_BEFORE_END,
+            )),
             // Codes 14-19 are a wrong key, signature or timestamp: configuration, not luck.
             Ok(a) => Err(AuthError::Refused {
                 status: if (14..=19).contains(&a.code) {
@@ -92,16 +91,6 @@ impl Auth {
                 body: String::from_utf8_lossy(&body).into_owned(),
             }),
         }
-    }
-}
-
-impl TokenSource for Auth {
-    async fn token(&self) -> Result<String, AuthError> {
-        self.cache.get(|| self.fetch()).await
-    }
-
-    async fn invalidate(&self, token: &str) {
-        self.cache.invalidate(token).await;
     }
 }
 

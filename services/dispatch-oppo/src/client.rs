@@ -6,8 +6,8 @@ use crate::response::classify;
 use crate::settings::OppoSettings;
 use pushmesh_contract::stage::DevicePush;
 use pushmesh_contract::{now_ms, Vendor};
-use pushmesh_dispatch::auth::{send_authorized, Answer};
-use pushmesh_dispatch::{Attempt, VendorApi};
+use pushmesh_dispatch::{Answer, Attempt, AuthError, Credential, VendorApi, VendorEnv};
+use pushmesh_runtime::SettingsError;
 use serde_json::Value;
 
 pub struct OppoClient {
@@ -17,33 +17,34 @@ pub struct OppoClient {
     http: reqwest::Client,
 }
 
-impl OppoClient {
-    pub fn new(settings: OppoSettings, http: reqwest::Client) -> Self {
-        OppoClient {
-            base: format!(
-                "{}/server/v1/message/notification",
-                settings.base_url.trim_end_matches('/')
-            ),
-            auth: Auth::new(&settings, http.clone()),
-            settings,
-            http,
-        }
-    }
-}
-
 impl VendorApi for OppoClient {
-    fn vendor(&self) -> Vendor {
-        Vendor::Oppo
+    const VENDOR: Vendor = Vendor::Oppo;
+    type Settings = OppoSettings;
+
+    fn new(settings: OppoSettings, env: &VendorEnv) -> Result<Self, SettingsError> {
+        settings.validate()?;
+        let base = settings.base_url.trim_end_matches('/');
+        Ok(OppoClient {
+            base: format!("{base}/server/v1/message/notification"),
+            auth: Auth::new(&settings),
+            settings,
+            http: env.http.clone(),
+        })
     }
 
     fn max_devices_per_request(&self) -> usize {
         self.settings.max_tokens_per_request
     }
 
-    async fn send(&self, pushes: &[DevicePush]) -> Vec<Attempt> {
+    async fn authorize(&self) -> Result<Credential, AuthError> {
+        self.auth.fetch(&self.http).await
+    }
+
+    async fn send(&self, credential: &str, pushes: &[DevicePush]) -> Answer {
+        let all = |a: Attempt| Answer::Done(vec![a; pushes.len()]);
         let notification = match request::notification(&pushes[0], &self.settings, now_ms()) {
             Ok(n) => n,
-            Err(detail) => return vec![Attempt::Rejected { detail }; pushes.len()],
+            Err(detail) => return all(Attempt::Rejected { detail }),
         };
         let batch = pushes.len() > 1;
         let (url, field, payload) = if batch {
@@ -63,23 +64,21 @@ impl VendorApi for OppoClient {
                 request::message(&pushes[0], &notification).to_string(),
             )
         };
-        send_authorized("OPPO", &self.auth, pushes.len(), |token| {
-            let form = [("auth_token", token.clone()), (field, payload.clone())];
-            let request = self.http.post(&url).header("auth_token", token).form(&form);
-            async move {
-                match request.send().await {
-                    Ok(resp) => {
-                        let status = resp.status().as_u16();
-                        let bytes = resp.bytes().await.unwrap_or_default();
-                        classify(status, &bytes, pushes, batch)
-                    }
-                    Err(e) => Answer::Done(vec![
-                        Attempt::retry(format!("OPPO unreachable: {e}"));
-                        pushes.len()
-                    ]),
-                }
+        let form = [("auth_token", credential.to_owned()), (field, payload)];
+        let sent = self
+            .http
+            .post(&url)
+            .header("auth_token", credential)
+            .form(&form)
+            .send()
+            .await;
+        match sent {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let bytes = resp.bytes().await.unwrap_or_default();
+                classify(status, &bytes, pushes, batch)
             }
-        })
-        .await
+            Err(e) => all(Attempt::retry(format!("OPPO unreachable: {e}"))),
+        }
     }
 }

@@ -10,24 +10,16 @@ mod settings;
 pub use client::OppoClient;
 pub use settings::OppoSettings;
 
-use pushmesh_contract::Vendor;
 use pushmesh_dispatch::StartError;
-use pushmesh_runtime::{Settings, SettingsError, Shutdown};
+use pushmesh_runtime::{Settings, Shutdown};
 
 pub type Application = pushmesh_dispatch::Application<OppoClient>;
 
 /// Builds the dispatcher with one client per app that has `[apps.<app_id>.oppo]`.
-pub fn build(settings: Settings, shutdown: Shutdown) -> Result<Application, StartError> {
-    pushmesh_dispatch::build(
-        "dispatch-oppo",
-        Vendor::Oppo,
-        settings,
-        shutdown,
-        |app, s: OppoSettings, http| {
-            s.validate().map_err(|(key, reason)| {
-                SettingsError::invalid(format!("apps.{app}.oppo.{key}"), reason)
-            })?;
-            Ok(OppoClient::new(s, http))
-        },
-    )
+pub fn build(
+    settings: Settings,
+    config_dir: &std::path::Path,
+    shutdown: Shutdown,
+) -> Result<Application, StartError> {
+    pushmesh_dispatch::build(settings, config_dir, shutdown)
 }

@@ -1,12 +1,13 @@
-use pushmesh_runtime::{telemetry, Settings, Shutdown};
+use pushmesh_runtime::{settings, telemetry, Settings, Shutdown};
 
 #[actix_rt::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::load()?;
     telemetry::init("dispatch-oppo", &settings.log);
+    let config_dir = settings::config_dir();
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
-    dispatch_oppo::build(settings, shutdown)?
+    dispatch_oppo::build(settings, &config_dir, shutdown)?
         .run_until_stopped()
         .await?;
     Ok(())

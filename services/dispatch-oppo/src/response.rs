@@ -2,9 +2,8 @@
 
 use pushmesh_contract::now_ms;
 use pushmesh_contract::stage::DevicePush;
-use pushmesh_dispatch::auth::Answer;
 use pushmesh_dispatch::support::until_next_china_day;
-use pushmesh_dispatch::Attempt;
+use pushmesh_dispatch::{Answer, Attempt};
 use serde::Deserialize;
 use serde_json::Value;
 

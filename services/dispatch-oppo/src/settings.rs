@@ -1,5 +1,6 @@
 //! OPPO Push settings of one app: `[apps.<app_id>.oppo]`.
 
+use pushmesh_runtime::SettingsError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -53,24 +54,30 @@ fn default_max_tokens() -> usize {
 }
 
 impl OppoSettings {
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    pub fn validate(&self) -> Result<(), SettingsError> {
         for (key, value) in [
             ("app_key", &self.app_key),
             ("master_secret", &self.master_secret),
             ("channel_id", &self.channel_id),
         ] {
             if value.is_empty() {
-                return Err((key, "must not be empty".into()));
+                return Err(SettingsError::invalid(key, "must not be empty"));
             }
         }
         if ![1, 2].contains(&self.style) {
-            return Err(("style", "must be 1 (standard) or 2 (long text)".into()));
+            return Err(SettingsError::invalid(
+                "style",
+                "must be 1 (standard) or 2 (long text)",
+            ));
         }
         if ![1, 2, 16].contains(&self.notify_level) {
-            return Err(("notify_level", "must be 1, 2 or 16".into()));
+            return Err(SettingsError::invalid("notify_level", "must be 1, 2 or 16"));
         }
         if !(1..=1000).contains(&self.max_tokens_per_request) {
-            return Err(("max_tokens_per_request", "must be 1 to 1000".into()));
+            return Err(SettingsError::invalid(
+                "max_tokens_per_request",
+                "must be 1 to 1000",
+            ));
         }
         Ok(())
     }

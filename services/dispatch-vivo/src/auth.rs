@@ -1,13 +1,12 @@
 //! vivo auth: `sign = lower(md5(appId + appKey + timestamp + appSecret))` exchanged at
 //! `/message/auth` for an authToken. It lives a day, but vivo caps auth calls, so it is renewed
-//! hourly (vivo's advice) and at once when a send says it expired; refreshes are single-flight.
+//! hourly (vivo's advice) and at once when a send says it expired.
 
 use crate::settings::VivoSettings;
 use md5::{Digest, Md5};
 use pushmesh_contract::now_ms;
-use pushmesh_dispatch::auth::{AuthError, TokenSource};
 use pushmesh_dispatch::support::hex;
-use pushmesh_dispatch::token::TokenCache;
+use pushmesh_dispatch::{AuthError, Credential};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -33,23 +32,20 @@ pub struct Auth {
     app_id: u64,
     app_key: String,
     app_secret: String,
-    http: reqwest::Client,
-    cache: TokenCache,
 }
 
 impl Auth {
-    pub fn new(s: &VivoSettings, http: reqwest::Client) -> Self {
+    pub fn new(s: &VivoSettings) -> Self {
         Auth {
             url: format!("{}/message/auth", s.base_url.trim_end_matches('/')),
             app_id: s.app_id,
             app_key: s.app_key.clone(),
             app_secret: s.app_secret.clone(),
-            http,
-            cache: TokenCache::new(Duration::ZERO),
         }
     }
 
-    async fn fetch(&self) -> Result<(String, Duration), AuthError> {
+    /// A fresh authToken.
+    pub async fn fetch(&self, http: &reqwest::Client) -> Result<Credential, AuthError> {
         let timestamp = now_ms();
         let body = serde_json::json!({
             "appId": self.app_id,
@@ -57,8 +53,7 @@ impl Auth {
             "timestamp": timestamp,
             "sign": sign(self.app_id, &self.app_key, timestamp, &self.app_secret),
         });
-        let resp = self
-            .http
+        let resp = http
             .post(&self.url)
             .json(&body)
             .send()
@@ -74,7 +69,7 @@ impl Auth {
                 result: 0,
                 auth_token: Some(t),
                 ..
-            }) => Ok((t, RENEW_EVERY)),
+            }) => Ok(Credential::expiring(t, RENEW_EVERY, Duration::ZERO)),
             // 10200-10207: empty or wrong id, key, timestamp or sign; 10250: auth call cap.
             Ok(a) => Err(AuthError::Refused {
                 status: if (10200..=10207).contains(&a.result) {
@@ -89,16 +84,6 @@ impl Auth {
                 body: String::from_utf8_lossy(&bytes).into_owned(),
             }),
         }
-    }
-}
-
-impl TokenSource for Auth {
-    async fn token(&self) -> Result<String, AuthError> {
-        self.cache.get(|| self.fetch()).await
-    }
-
-    async fn invalidate(&self, token: &str) {
-        self.cache.invalidate(token).await;
     }
 }
 

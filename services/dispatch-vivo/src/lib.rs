@@ -10,24 +10,16 @@ mod settings;
 pub use client::VivoClient;
 pub use settings::VivoSettings;
 
-use pushmesh_contract::Vendor;
 use pushmesh_dispatch::StartError;
-use pushmesh_runtime::{Settings, SettingsError, Shutdown};
+use pushmesh_runtime::{Settings, Shutdown};
 
 pub type Application = pushmesh_dispatch::Application<VivoClient>;
 
 /// Builds the dispatcher with one client per app that has `[apps.<app_id>.vivo]`.
-pub fn build(settings: Settings, shutdown: Shutdown) -> Result<Application, StartError> {
-    pushmesh_dispatch::build(
-        "dispatch-vivo",
-        Vendor::Vivo,
-        settings,
-        shutdown,
-        |app, s: VivoSettings, http| {
-            s.validate().map_err(|(key, reason)| {
-                SettingsError::invalid(format!("apps.{app}.vivo.{key}"), reason)
-            })?;
-            Ok(VivoClient::new(s, http))
-        },
-    )
+pub fn build(
+    settings: Settings,
+    config_dir: &std::path::Path,
+    shutdown: Shutdown,
+) -> Result<Application, StartError> {
+    pushmesh_dispatch::build(settings, config_dir, shutdown)
 }

@@ -1,5 +1,6 @@
 //! vivo Push settings of one app: `[apps.<app_id>.vivo]`.
 
+use pushmesh_runtime::SettingsError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -52,23 +53,26 @@ fn default_max_tokens() -> usize {
 }
 
 impl VivoSettings {
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    pub fn validate(&self) -> Result<(), SettingsError> {
         for (key, value) in [("app_key", &self.app_key), ("app_secret", &self.app_secret)] {
             if value.is_empty() {
-                return Err((key, "must not be empty".into()));
+                return Err(SettingsError::invalid(key, "must not be empty"));
             }
         }
         if self.classification > 1 {
-            return Err((
+            return Err(SettingsError::invalid(
                 "classification",
-                "must be 0 (operational) or 1 (system)".into(),
+                "must be 0 (operational) or 1 (system)",
             ));
         }
         if !(1..=4).contains(&self.notify_type) {
-            return Err(("notify_type", "must be 1 to 4".into()));
+            return Err(SettingsError::invalid("notify_type", "must be 1 to 4"));
         }
         if !(1..=1000).contains(&self.max_tokens_per_request) {
-            return Err(("max_tokens_per_request", "must be 1 to 1000".into()));
+            return Err(SettingsError::invalid(
+                "max_tokens_per_request",
+                "must be 1 to 1000",
+            ));
         }
         Ok(())
     }

@@ -1,62 +1,65 @@
 //! The Xiaomi client of one app. MiPush has no token exchange: every request carries the
-//! AppSecret as `Authorization: key=<AppSecret>`.
+//! AppSecret as `Authorization: key=<AppSecret>`, the credential that never expires.
 
 use crate::request;
 use crate::response::classify;
 use crate::settings::XiaomiSettings;
 use pushmesh_contract::stage::DevicePush;
 use pushmesh_contract::{now_ms, Vendor};
-use pushmesh_dispatch::{Attempt, VendorApi};
+use pushmesh_dispatch::{Answer, Attempt, AuthError, Credential, VendorApi, VendorEnv};
+use pushmesh_runtime::SettingsError;
 
 pub struct XiaomiClient {
     settings: XiaomiSettings,
     send_url: String,
-    authorization: String,
     http: reqwest::Client,
 }
 
-impl XiaomiClient {
-    pub fn new(settings: XiaomiSettings, http: reqwest::Client) -> Self {
-        XiaomiClient {
-            send_url: format!(
-                "{}/v3/message/regid",
-                settings.base_url.trim_end_matches('/')
-            ),
-            authorization: format!("key={}", settings.app_secret),
-            settings,
-            http,
-        }
-    }
-}
-
 impl VendorApi for XiaomiClient {
-    fn vendor(&self) -> Vendor {
-        Vendor::Xiaomi
+    const VENDOR: Vendor = Vendor::Xiaomi;
+    type Settings = XiaomiSettings;
+
+    fn new(settings: XiaomiSettings, env: &VendorEnv) -> Result<Self, SettingsError> {
+        settings.validate()?;
+        let base = settings.base_url.trim_end_matches('/');
+        Ok(XiaomiClient {
+            send_url: format!("{base}/v3/message/regid"),
+            settings,
+            http: env.http.clone(),
+        })
     }
 
     fn max_devices_per_request(&self) -> usize {
         self.settings.max_tokens_per_request
     }
 
-    async fn send(&self, pushes: &[DevicePush]) -> Vec<Attempt> {
+    async fn authorize(&self) -> Result<Credential, AuthError> {
+        Ok(Credential::fixed(format!(
+            "key={}",
+            self.settings.app_secret
+        )))
+    }
+
+    async fn send(&self, credential: &str, pushes: &[DevicePush]) -> Answer {
         let form = match request::form(pushes, &self.settings, now_ms()) {
             Ok(f) => f,
-            Err(detail) => return vec![Attempt::Rejected { detail }; pushes.len()],
+            Err(detail) => return Answer::Done(vec![Attempt::Rejected { detail }; pushes.len()]),
         };
         let sent = self
             .http
             .post(&self.send_url)
-            .header(reqwest::header::AUTHORIZATION, &self.authorization)
+            .header(reqwest::header::AUTHORIZATION, credential)
             .form(&form)
             .send()
             .await;
-        match sent {
+        let attempts = match sent {
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 let bytes = resp.bytes().await.unwrap_or_default();
                 classify(status, &bytes, pushes)
             }
             Err(e) => vec![Attempt::retry(format!("Xiaomi unreachable: {e}")); pushes.len()],
-        }
+        };
+        Answer::Done(attempts)
     }
 }

@@ -10,24 +10,16 @@ mod settings;
 pub use client::XiaomiClient;
 pub use settings::XiaomiSettings;
 
-use pushmesh_contract::Vendor;
 use pushmesh_dispatch::StartError;
-use pushmesh_runtime::{Settings, SettingsError, Shutdown};
+use pushmesh_runtime::{Settings, Shutdown};
 
 pub type Application = pushmesh_dispatch::Application<XiaomiClient>;
 
 /// Builds the dispatcher with one client per app that has `[apps.<app_id>.xiaomi]`.
-pub fn build(settings: Settings, shutdown: Shutdown) -> Result<Application, StartError> {
-    pushmesh_dispatch::build(
-        "dispatch-xiaomi",
-        Vendor::Xiaomi,
-        settings,
-        shutdown,
-        |app, s: XiaomiSettings, http| {
-            s.validate().map_err(|(key, reason)| {
-                SettingsError::invalid(format!("apps.{app}.xiaomi.{key}"), reason)
-            })?;
-            Ok(XiaomiClient::new(s, http))
-        },
-    )
+pub fn build(
+    settings: Settings,
+    config_dir: &std::path::Path,
+    shutdown: Shutdown,
+) -> Result<Application, StartError> {
+    pushmesh_dispatch::build(settings, config_dir, shutdown)
 }

@@ -1,5 +1,6 @@
 //! Xiaomi MiPush settings of one app: `[apps.<app_id>.xiaomi]`.
 
+use pushmesh_runtime::SettingsError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -42,18 +43,21 @@ fn default_max_tokens() -> usize {
 }
 
 impl XiaomiSettings {
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    pub fn validate(&self) -> Result<(), SettingsError> {
         for (key, value) in [
             ("app_secret", &self.app_secret),
             ("package", &self.package),
             ("channel_id", &self.channel_id),
         ] {
             if value.is_empty() {
-                return Err((key, "must not be empty".into()));
+                return Err(SettingsError::invalid(key, "must not be empty"));
             }
         }
         if !(1..=1000).contains(&self.max_tokens_per_request) {
-            return Err(("max_tokens_per_request", "must be 1 to 1000".into()));
+            return Err(SettingsError::invalid(
+                "max_tokens_per_request",
+                "must be 1 to 1000",
+            ));
         }
         Ok(())
     }

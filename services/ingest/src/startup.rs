@@ -2,9 +2,10 @@
 
 use crate::dedup::{DedupError, DiskDedup};
 use crate::handler::IngestHandler;
-use pushmesh_runtime::amqp::{run_stage, supervise, topology, StageMetrics};
-use pushmesh_runtime::ops::{self, ListenError, Ops};
-use pushmesh_runtime::{service, Settings, Shutdown};
+use pushmesh_runtime::amqp::topology;
+use pushmesh_runtime::ops::{ListenError, Ops};
+use pushmesh_runtime::service::Service;
+use pushmesh_runtime::{Settings, Shutdown};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,70 +18,46 @@ pub enum StartError {
 }
 
 pub struct Application {
-    port: u16,
-    server: actix_web::dev::Server,
-    settings: Arc<Settings>,
+    service: Service,
     store: Arc<DiskDedup>,
-    ops: Ops,
-    shutdown: Shutdown,
 }
 
 impl Application {
     /// Binds the HTTP listener (`listen.ingest`; port 0 picks a free one) and opens the store.
     pub fn build(settings: Settings, shutdown: Shutdown) -> Result<Self, StartError> {
-        let store = Arc::new(DiskDedup::open(
-            &settings.data_dir,
-            settings.ingest.dedup_window_s * 1000,
-        )?);
-        let ops = Ops::new("ingest");
-        let (server, port) = ops::serve(settings.listen.ingest, ops.clone(), |_| {})?;
-        Ok(Application {
-            port,
-            server,
-            settings: Arc::new(settings),
-            store,
-            ops,
-            shutdown,
-        })
+        let window_ms = settings.ingest.dedup_window_s * 1000;
+        let store = Arc::new(DiskDedup::open(&settings.data_dir, window_ms)?);
+        let addr = settings.listen.ingest;
+        let settings = Arc::new(settings);
+        let service = Service::build("ingest", Ops::new(), addr, settings, shutdown, |_| {})?;
+        Ok(Application { service, store })
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.service.port()
     }
 
     /// Runs until the shutdown signal; the batch in flight is finished first.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let Application {
-            server,
-            settings,
-            store,
-            ops,
-            shutdown,
-            ..
-        } = self;
+        let Application { service, store } = self;
+        let (ops, settings) = (service.ops(), service.settings().clone());
         let messages = ops.counter(
-            "messages_total",
+            "ingest_messages_total",
             "Messages taken from pushmesh.ingest, by kind and result.",
             &["kind", "result"],
         );
-        let stages = StageMetrics::new(&ops);
-        report_filter_bytes(&ops, store.clone());
-        let work = supervise("ingest", &settings, &ops.health, &shutdown, |conn| {
-            let mut handler = IngestHandler::new(settings.clone(), store.clone(), messages.clone());
-            let (settings, shutdown, stages) = (&settings, &shutdown, &stages);
-            async move {
-                run_stage(
-                    &conn,
-                    topology::INGEST_QUEUE,
-                    settings,
-                    shutdown,
-                    &mut handler,
-                    stages,
-                )
-                .await
-            }
-        });
-        service::run(server, work, &shutdown).await
+        report_filter_bytes(ops, store.clone());
+        service
+            .run(|session| {
+                let mut handler =
+                    IngestHandler::new(settings.clone(), store.clone(), messages.clone());
+                async move {
+                    session
+                        .run_stage(topology::INGEST_QUEUE, &mut handler)
+                        .await
+                }
+            })
+            .await
     }
 }
 
@@ -91,7 +68,7 @@ const FILTER_GAUGE_EVERY: Duration = Duration::from_secs(5);
 fn report_filter_bytes(ops: &Ops, store: Arc<DiskDedup>) {
     let gauge = ops
         .gauge(
-            "dedup_filter_bytes",
+            "ingest_dedup_filter_bytes",
             "Memory held by the dedup window's filters (about 1.3 bytes per message id).",
             &[],
         )

@@ -10,6 +10,7 @@ use pushmesh_runtime::amqp::topology::{self, ERROR_HEADER, MESSAGE_ID_HEADER, TO
 use pushmesh_runtime::amqp::{
     blocking_commit, AmqpError, Commit, Delivery, Handled, Outgoing, StageHandler, Work,
 };
+use pushmesh_runtime::ops::Ops;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -23,6 +24,33 @@ pub struct Metrics {
     pub bindings: IntCounterVec,
     /// Devices deleted, by reason.
     pub deleted: IntCounterVec,
+}
+
+impl Metrics {
+    pub fn new(ops: &Ops) -> Self {
+        Metrics {
+            recipients: ops.counter(
+                "registry_recipients_total",
+                "Offline recipients resolved, by result.",
+                &["result"],
+            ),
+            pushes: ops.counter(
+                "registry_pushes_total",
+                "Device pushes handed to dispatchers, by vendor.",
+                &["vendor"],
+            ),
+            bindings: ops.counter(
+                "registry_bindings_total",
+                "Binding events applied, by event and result.",
+                &["event", "result"],
+            ),
+            deleted: ops.counter(
+                "registry_devices_deleted_total",
+                "Devices deleted by the registry, by reason.",
+                &["reason"],
+            ),
+        }
+    }
 }
 
 pub struct ResolveHandler {
@@ -265,19 +293,12 @@ fn header(d: &Delivery, name: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::store::RedbDevices;
-    use prometheus::Opts;
     use pushmesh_contract::stage::Notification;
 
     fn handler(dir: &std::path::Path) -> ResolveHandler {
-        let counter = |labels: &[&str]| IntCounterVec::new(Opts::new("c", "c"), labels).unwrap();
         ResolveHandler {
             store: Arc::new(RedbDevices::open(&dir.join("r.redb"), 1 << 20).unwrap()),
-            metrics: Metrics {
-                recipients: counter(&["result"]),
-                pushes: counter(&["vendor"]),
-                bindings: counter(&["event", "result"]),
-                deleted: counter(&["reason"]),
-            },
+            metrics: Metrics::new(&Ops::new()),
         }
     }
 

@@ -4,9 +4,10 @@ use crate::api::{self, ApiState};
 use crate::handler::{InvalidTokenHandler, Metrics, ResolveHandler};
 use crate::store::{self, DeviceStore, StoreError};
 use actix_web::web;
-use pushmesh_runtime::amqp::{run_stage, supervise, topology, StageMetrics};
-use pushmesh_runtime::ops::{self, ListenError, Ops};
-use pushmesh_runtime::{service, Settings, SettingsError, Shutdown};
+use pushmesh_runtime::amqp::topology;
+use pushmesh_runtime::ops::{ListenError, Ops};
+use pushmesh_runtime::service::Service;
+use pushmesh_runtime::{Settings, SettingsError, Shutdown};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -20,12 +21,8 @@ pub enum StartError {
 }
 
 pub struct Application {
-    port: u16,
-    server: actix_web::dev::Server,
-    settings: Arc<Settings>,
+    service: Service,
     store: Arc<dyn DeviceStore>,
-    ops: Ops,
-    shutdown: Shutdown,
 }
 
 impl Application {
@@ -40,96 +37,53 @@ impl Application {
             )
             .into());
         }
-        let store: Arc<dyn DeviceStore> = Arc::new(store::open(
-            &settings.data_dir,
-            settings.registry.shard,
-            settings.registry.cache_bytes,
-        )?);
+        let r = &settings.registry;
+        let store: Arc<dyn DeviceStore> =
+            Arc::new(store::open(&settings.data_dir, r.shard, r.cache_bytes)?);
+        let addr = settings.listen.registry;
         let settings = Arc::new(settings);
-        let ops = Ops::new("registry");
         let state = web::Data::new(ApiState {
             store: store.clone(),
             settings: settings.clone(),
         });
-        let (server, port) = ops::serve(settings.listen.registry, ops.clone(), move |cfg| {
+        let routes = move |cfg: &mut web::ServiceConfig| {
             cfg.app_data(state.clone())
                 .app_data(api::json_config())
                 .configure(api::routes);
-        })?;
-        Ok(Application {
-            port,
-            server,
-            settings,
-            store,
-            ops,
-            shutdown,
-        })
+        };
+        let service = Service::build("registry", Ops::new(), addr, settings, shutdown, routes)?;
+        Ok(Application { service, store })
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.service.port()
     }
 
     /// Runs until the shutdown signal; batches in flight are finished first.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let Application {
-            server,
-            settings,
-            store,
-            ops,
-            shutdown,
-            ..
-        } = self;
-        let metrics = Metrics {
-            recipients: ops.counter(
-                "recipients_total",
-                "Offline recipients resolved, by result.",
-                &["result"],
-            ),
-            pushes: ops.counter(
-                "pushes_total",
-                "Device pushes handed to dispatchers, by vendor.",
-                &["vendor"],
-            ),
-            bindings: ops.counter(
-                "bindings_total",
-                "Binding events applied, by event and result.",
-                &["event", "result"],
-            ),
-            deleted: ops.counter(
-                "devices_deleted_total",
-                "Devices deleted by the registry, by reason.",
-                &["reason"],
-            ),
-        };
-        let queue = topology::registry_queue(settings.registry.shard);
-        let stages = StageMetrics::new(&ops);
-        let work = supervise("registry", &settings, &ops.health, &shutdown, |conn| {
-            let mut resolve = ResolveHandler {
-                store: store.clone(),
-                metrics: metrics.clone(),
-            };
-            let mut invalid = InvalidTokenHandler {
-                store: store.clone(),
-                metrics: metrics.clone(),
-            };
-            let (settings, shutdown, queue, stages) = (&settings, &shutdown, &queue, &stages);
-            async move {
-                tokio::try_join!(
-                    run_stage(&conn, queue, settings, shutdown, &mut resolve, stages),
-                    run_stage(
-                        &conn,
-                        topology::INVALID_TOKENS_QUEUE,
-                        settings,
-                        shutdown,
-                        &mut invalid,
-                        stages
-                    ),
-                )
-                .map(|_| ())
-            }
-        });
-        let result = service::run(server, work, &shutdown).await;
+        let Application { service, store } = self;
+        let metrics = Metrics::new(service.ops());
+        let queue = topology::registry_queue(service.settings().registry.shard);
+        let result = service
+            .run(|session| {
+                let mut resolve = ResolveHandler {
+                    store: store.clone(),
+                    metrics: metrics.clone(),
+                };
+                let mut invalid = InvalidTokenHandler {
+                    store: store.clone(),
+                    metrics: metrics.clone(),
+                };
+                let queue = queue.clone();
+                async move {
+                    tokio::try_join!(
+                        session.run_stage(&queue, &mut resolve),
+                        session.run_stage(topology::INVALID_TOKENS_QUEUE, &mut invalid),
+                    )
+                    .map(|_| ())
+                }
+            })
+            .await;
         if let Err(e) = store.flush() {
             tracing::error!(error = %e, "final flush of the device store failed");
         }

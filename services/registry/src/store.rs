@@ -90,7 +90,10 @@ pub trait DeviceStore: Send + Sync {
 
 /// Opens the registry's store for `shard` below `data_dir` (`registry-<shard>.redb`).
 pub fn open(data_dir: &Path, shard: u32, cache_bytes: u64) -> Result<RedbDevices, StoreError> {
-    RedbDevices::open(&data_dir.join(format!("registry-{shard}.redb")), cache_bytes)
+    RedbDevices::open(
+        &data_dir.join(format!("registry-{shard}.redb")),
+        cache_bytes,
+    )
 }
 
 /// A device as stored: what its place does not already say (app, owner and, for an unbound

@@ -9,14 +9,18 @@ mod fcm;
 mod honor;
 mod huawei;
 mod oppo;
+mod settings;
 mod state;
+pub mod testing;
 mod vivo;
 mod xiaomi;
 
 use actix_web::web;
 use pushmesh_runtime::ops::{self, ListenError, Ops};
 use pushmesh_runtime::{Settings, SettingsError, Shutdown};
+pub use settings::SimSettings;
 use state::SimState;
+use std::path::Path;
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -54,10 +58,14 @@ fn public_key(
 }
 
 impl Application {
-    /// Binds `listen.vendor_sim` and `listen.vendor_sim_apns` (port 0 picks a free one) and
-    /// loads the keys it verifies with.
-    pub fn build(settings: &Settings, shutdown: Shutdown) -> Result<Self, StartError> {
-        let sim = &settings.vendor_sim;
+    /// Binds `vendor_sim.listen` and `vendor_sim.apns_listen` (port 0 picks a free one) and
+    /// loads the keys it verifies with (relative paths from `config_dir`).
+    pub fn build(
+        settings: &Settings,
+        config_dir: &Path,
+        shutdown: Shutdown,
+    ) -> Result<Self, StartError> {
+        let sim = &SimSettings::from_settings(settings, config_dir)?;
         let fcm = web::Data::new(fcm::FcmSim {
             public_key: public_key(
                 "vendor_sim.fcm_public_key_file",
@@ -72,17 +80,17 @@ impl Application {
             jsonwebtoken::DecodingKey::from_ec_pem,
         )?;
         let apns = Arc::new(apns::ApnsSim::new(settings, apns_key));
-        let huawei = web::Data::new(huawei::HuaweiSim::from_settings(settings));
+        let huawei = web::Data::new(huawei::HuaweiSim::from_settings(settings, sim));
         let xiaomi = web::Data::new(xiaomi::XiaomiSim::from_settings(settings));
         let oppo = web::Data::new(oppo::OppoSim::from_settings(settings));
         let vivo = web::Data::new(vivo::VivoSim::from_settings(settings));
-        let honor = web::Data::new(honor::HonorSim::from_settings(settings));
+        let honor = web::Data::new(honor::HonorSim::from_settings(settings, sim));
         let state = web::Data::new(SimState::default());
-        let ops = Ops::new("vendor-sim");
+        let ops = Ops::new();
         // The sim is always ready: it has no broker session.
         ops.health.set_ready(true);
         let shared = state.clone();
-        let (server, port) = ops::serve(settings.listen.vendor_sim, ops, move |cfg| {
+        let (server, port) = ops::serve(sim.listen, ops, move |cfg| {
             // Vendors take list requests of 1000 devices: a unicast_batch of 1000 OPPO messages
             // is far beyond actix's default 16 KiB form limit.
             let limit = 16 * 1024 * 1024;
@@ -104,7 +112,7 @@ impl Application {
                 .app_data(honor.clone())
                 .service(web::scope("/honor").configure(honor::routes));
         })?;
-        let addr = settings.listen.vendor_sim_apns;
+        let addr = sim.apns_listen;
         let err = |source| ListenError {
             addr: addr.to_string(),
             source,
@@ -142,7 +150,7 @@ impl Application {
         let work = async {
             tokio::join!(apns_server, shutdown.wait());
         };
-        pushmesh_runtime::service::run(server, work, &shutdown).await
+        pushmesh_runtime::service::serve_until(server, work, &shutdown).await
     }
 }
 

@@ -1,4 +1,4 @@
-use pushmesh_runtime::{telemetry, Settings, Shutdown};
+use pushmesh_runtime::{settings, telemetry, Settings, Shutdown};
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
@@ -6,7 +6,7 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init("vendor-sim", &settings.log);
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
-    vendor_sim::Application::build(&settings, shutdown)?
+    vendor_sim::Application::build(&settings, &settings::config_dir(), shutdown)?
         .run_until_stopped()
         .await?;
     Ok(())

@@ -37,6 +37,19 @@ impl Vendor {
             Vendor::Honor => "honor",
         }
     }
+
+    /// The vendor's dispatcher: its binary, its log and store name.
+    pub fn dispatcher(self) -> &'static str {
+        match self {
+            Vendor::Fcm => "dispatch-fcm",
+            Vendor::Apns => "dispatch-apns",
+            Vendor::Huawei => "dispatch-huawei",
+            Vendor::Xiaomi => "dispatch-xiaomi",
+            Vendor::Oppo => "dispatch-oppo",
+            Vendor::Vivo => "dispatch-vivo",
+            Vendor::Honor => "dispatch-honor",
+        }
+    }
 }
 
 impl fmt::Display for Vendor {

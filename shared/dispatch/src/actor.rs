@@ -1,67 +1,361 @@
-//! The vendor actor: one per (app, vendor credential). It owns that client's state (its auth
-//! token inside the client, its rate limits and daily quota) and does its I/O; every decision is
-//! plain code (the vendor module, `retry`, `limits`), so the actor stays a thin shell (actix is
-//! in passive maintenance, and this keeps it replaceable).
+//! The vendor actor: one per (app, vendor). It alone holds that app's rate limits, daily quota,
+//! circuit breaker, credential and the requests waiting for a permit, so none of them needs a
+//! lock, and it alone decides which waiting request goes next. A request is a message; when it
+//! may go, the actor spawns its send, and the answer comes back to it as a message. The rules
+//! it applies are plain code beside it (`limits`, `breaker`, the vendor's response table).
 
-use crate::limits::{DailyQuota, RateLimits};
+use crate::auth::{Answer, AuthError, Credential};
+use crate::breaker::Breaker;
+use crate::limits::{DailyQuota, Held, RateLimits};
+use crate::sent::SentStore;
 use crate::{Attempt, VendorApi};
-use actix::{Actor, Context, Handler, Message, ResponseFuture};
+use actix::{Actor, AsyncContext, Context, Handler, Message, ResponseFuture, SpawnHandle};
+use prometheus::Histogram;
 use pushmesh_contract::now_ms;
 use pushmesh_contract::stage::DevicePush;
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+/// What one (app, vendor) is allowed, from its settings.
+pub struct ActorSettings {
+    /// Requests out at once.
+    pub concurrency: usize,
+    pub limits: RateLimits,
+    pub quota: Option<DailyQuota>,
+    pub breaker: Breaker,
+    /// Vendor request latency, observed per request.
+    pub request_seconds: Histogram,
+}
 
 pub struct VendorActor<V: VendorApi> {
     api: Arc<V>,
-    limits: Arc<RateLimits>,
-    quota: Option<Arc<DailyQuota>>,
+    /// Where the quota's count is written through (the dispatcher's store).
+    store: Arc<dyn SentStore>,
+    limits: RateLimits,
+    quota: Option<DailyQuota>,
+    breaker: Breaker,
+    credential: Option<Credential>,
+    authorizing: bool,
+    waiting: VecDeque<Waiting>,
+    /// Requests sent and not yet answered.
+    out: usize,
+    concurrency: usize,
+    /// Half-open, one request (the probe) is out at a time.
+    probe_out: bool,
+    /// A pump scheduled for when the rate limits let the next request go.
+    wake: Option<SpawnHandle>,
+    request_seconds: Histogram,
 }
 
+/// One vendor request: pushes of one app and one message, at most the vendor's batch size.
+/// Answered with the pushes and one [`Attempt`] each, or None if the actor stopped first.
+#[derive(Message)]
+#[rtype(result = "Option<(Vec<DevicePush>, Vec<Attempt>)>")]
+pub struct SendRequest(pub Vec<DevicePush>);
+
+/// A request waiting for its turn, or out at the vendor.
+struct Waiting {
+    pushes: Vec<DevicePush>,
+    reply: oneshot::Sender<(Vec<DevicePush>, Vec<Attempt>)>,
+    held: Held,
+    /// Of `pushes`, how many are sent: the rest are over today's quota (None: not counted yet).
+    granted: Option<usize>,
+    over_quota: Option<Attempt>,
+    /// Sent once more with a new credential after the vendor refused the first.
+    reauthorized: bool,
+}
+
+impl Waiting {
+    fn sent(&self) -> &[DevicePush] {
+        &self.pushes[..self.granted.unwrap_or(self.pushes.len())]
+    }
+
+    /// Answers the requester: `attempts` for the pushes sent, the quota's deferral for the rest.
+    fn answer(self, mut attempts: Vec<Attempt>) {
+        if let Some(over) = self.over_quota {
+            attempts.resize(self.pushes.len(), over);
+        }
+        // The requester is gone only when its session ended: the pushes come back anyway.
+        let _ = self.reply.send((self.pushes, attempts));
+    }
+}
+
+/// A send's answer, back from its task.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Answered {
+    request: Waiting,
+    credential: String,
+    answer: Answer,
+    probe: bool,
+    started: std::time::Instant,
+}
+
+/// A credential, or why there is none, back from its task.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Authorized(Result<Credential, AuthError>);
+
 impl<V: VendorApi> VendorActor<V> {
-    pub fn new(api: V, limits: RateLimits, quota: Option<DailyQuota>) -> Self {
+    pub fn new(api: V, store: Arc<dyn SentStore>, settings: ActorSettings) -> Self {
         VendorActor {
             api: Arc::new(api),
-            limits: Arc::new(limits),
-            quota: quota.map(Arc::new),
+            store,
+            limits: settings.limits,
+            quota: settings.quota,
+            breaker: settings.breaker,
+            credential: None,
+            authorizing: false,
+            waiting: VecDeque::new(),
+            out: 0,
+            concurrency: settings.concurrency.max(1),
+            probe_out: false,
+            wake: None,
+            request_seconds: settings.request_seconds,
         }
+    }
+
+    /// Sends every waiting request that may go now, in order; stops at the first that may not,
+    /// and comes back when whatever holds it changes (an answer, a credential, a timer).
+    fn pump(&mut self, ctx: &mut Context<Self>) {
+        while !self.waiting.is_empty() {
+            if let Some(wait) = self.breaker.wait(Instant::now()) {
+                self.defer_waiting(wait);
+                return;
+            }
+            if self.out >= self.concurrency || (self.breaker.probing() && self.probe_out) {
+                return;
+            }
+            let Some(credential) = self.credential.as_ref().filter(|c| c.is_valid(now_ms())) else {
+                self.authorize(ctx);
+                return;
+            };
+            let token = credential.token.clone();
+            if !self.count_quota() {
+                continue;
+            }
+            let head = self.waiting.front_mut().expect("not empty");
+            if let Err(wait) = self.limits.try_acquire(head.sent().len(), &mut head.held) {
+                self.wake_in(wait, ctx);
+                return;
+            }
+            let request = self.waiting.pop_front().expect("not empty");
+            self.spawn_send(request, token, ctx);
+        }
+    }
+
+    /// Counts the first waiting request's pushes against today's quota, once; false if none of
+    /// them may go today (it is answered at once and leaves the queue).
+    fn count_quota(&mut self) -> bool {
+        let head = self.waiting.front_mut().expect("not empty");
+        let (Some(quota), None) = (self.quota.as_mut(), head.granted) else {
+            return true;
+        };
+        let n = head.pushes.len();
+        let (granted, wait) = quota.take(n as u64, now_ms(), self.store.as_ref());
+        head.granted = Some(granted as usize);
+        if granted < n as u64 {
+            let detail = format!("daily quota of {} reached", quota.limit);
+            head.over_quota = Some(Attempt::Defer { wait, detail });
+        }
+        if granted == 0 {
+            let head = self.waiting.pop_front().expect("not empty");
+            head.answer(Vec::new());
+        }
+        granted > 0
+    }
+
+    fn spawn_send(&mut self, request: Waiting, credential: String, ctx: &mut Context<Self>) {
+        self.out += 1;
+        let probe = self.breaker.probing();
+        self.probe_out |= probe;
+        let (api, me) = (self.api.clone(), ctx.address());
+        // Every log line of this request carries the ids, so one push can be followed from
+        // ingest to the vendor.
+        let first = &request.pushes[0];
+        let span = tracing::info_span!(
+            "vendor_request",
+            vendor = %V::VENDOR,
+            message_id = %first.message_id,
+            push_id = %first.push_id,
+            devices = request.sent().len(),
+        );
+        actix::spawn(
+            async move {
+                let started = std::time::Instant::now();
+                let answer = api.send(&credential, request.sent()).await;
+                me.do_send(Answered {
+                    request,
+                    credential,
+                    answer,
+                    probe,
+                    started,
+                });
+            }
+            .instrument(span),
+        );
+    }
+
+    fn authorize(&mut self, ctx: &mut Context<Self>) {
+        if self.authorizing {
+            return;
+        }
+        self.authorizing = true;
+        let (api, me) = (self.api.clone(), ctx.address());
+        actix::spawn(async move { me.do_send(Authorized(api.authorize().await)) });
+    }
+
+    fn wake_in(&mut self, wait: Duration, ctx: &mut Context<Self>) {
+        if self.wake.is_none() {
+            let wait = wait.max(Duration::from_millis(1));
+            self.wake = Some(ctx.run_later(wait, |actor, ctx| {
+                actor.wake = None;
+                actor.pump(ctx);
+            }));
+        }
+    }
+
+    /// The breaker is open: nothing waiting is sent; each push waits in the broker for the
+    /// cool-down instead (no attempt used), and other apps' pushes are not held up behind it.
+    fn defer_waiting(&mut self, wait: Duration) {
+        let detail = "circuit open: the vendor endpoint is failing".to_owned();
+        for request in std::mem::take(&mut self.waiting) {
+            let n = request.sent().len();
+            let defer = Attempt::Defer {
+                wait,
+                detail: detail.clone(),
+            };
+            request.answer(vec![defer; n]);
+        }
+    }
+
+    /// A request's final answer: the breaker learns from it, then the requester gets it.
+    fn finish(&mut self, request: Waiting, mut attempts: Vec<Attempt>, probe: bool) {
+        let n = request.sent().len();
+        if attempts.len() != n {
+            let detail = "vendor client answered for the wrong number of pushes";
+            attempts = vec![Attempt::retry(detail); n];
+        }
+        if let Some(failed) = health(&attempts) {
+            self.breaker.record(failed, Instant::now());
+        }
+        if probe {
+            // A failed probe is the outage's fault, not this push's: it waits without using up
+            // an attempt, so a long outage ends no push early.
+            for a in attempts.iter_mut() {
+                if let Attempt::Retry { detail, .. } = a {
+                    let detail = format!("probe of a failing endpoint: {detail}");
+                    *a = Attempt::Defer {
+                        wait: Duration::from_secs(1),
+                        detail,
+                    };
+                }
+            }
+        }
+        request.answer(attempts);
+    }
+}
+
+/// What a request's answers say about the endpoint's health: Some(true) failing (a transient
+/// failure), Some(false) answering, None nothing (only deferrals).
+fn health(attempts: &[Attempt]) -> Option<bool> {
+    if attempts.iter().any(|a| matches!(a, Attempt::Retry { .. })) {
+        Some(true)
+    } else if attempts.iter().any(|a| !matches!(a, Attempt::Defer { .. })) {
+        Some(false)
+    } else {
+        None
     }
 }
 
 impl<V: VendorApi> Actor for VendorActor<V> {
     type Context = Context<Self>;
-}
 
-/// One vendor request: pushes of one app and one message, at most the vendor's batch size.
-#[derive(Message)]
-#[rtype(result = "Vec<Attempt>")]
-pub struct SendRequest(pub Vec<DevicePush>);
-
-impl<V: VendorApi> Handler<SendRequest> for VendorActor<V> {
-    type Result = ResponseFuture<Vec<Attempt>>;
-
-    fn handle(&mut self, msg: SendRequest, _: &mut Context<Self>) -> Self::Result {
-        let (api, limits, quota) = (self.api.clone(), self.limits.clone(), self.quota.clone());
-        Box::pin(async move {
-            let pushes = msg.0;
-            // The quota is checked before sending: pushes over it wait for the next day
-            // instead of being sent and refused.
-            let (granted, over) = match &quota {
-                Some(q) => {
-                    let (granted, wait) = q.take(pushes.len() as u64, now_ms());
-                    let detail = format!("daily quota of {} reached", q.limit);
-                    (granted as usize, Some(Attempt::Defer { wait, detail }))
-                }
-                None => (pushes.len(), None),
-            };
-            let mut attempts = Vec::with_capacity(pushes.len());
-            if granted > 0 {
-                // Every attempt, first or retried, passes the rate limits.
-                limits.acquire(granted).await;
-                attempts = api.send(&pushes[..granted]).await;
-            }
-            if let Some(defer) = over {
-                attempts.resize(pushes.len(), defer);
-            }
-            attempts
-        })
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // A batch hands over all its requests at once, and the actor, not its mailbox, is
+        // where they wait: a small mailbox only adds wake-ups.
+        ctx.set_mailbox_capacity(4096);
     }
 }
+
+impl<V: VendorApi> Handler<SendRequest> for VendorActor<V> {
+    type Result = ResponseFuture<Option<(Vec<DevicePush>, Vec<Attempt>)>>;
+
+    fn handle(&mut self, msg: SendRequest, ctx: &mut Context<Self>) -> Self::Result {
+        let (reply, answered) = oneshot::channel();
+        self.waiting.push_back(Waiting {
+            pushes: msg.0,
+            reply,
+            held: Held::default(),
+            granted: None,
+            over_quota: None,
+            reauthorized: false,
+        });
+        self.pump(ctx);
+        // None only when the actor stopped with the request (the dispatcher is stopping).
+        Box::pin(async move { answered.await.ok() })
+    }
+}
+
+impl<V: VendorApi> Handler<Answered> for VendorActor<V> {
+    type Result = ();
+
+    fn handle(&mut self, msg: Answered, ctx: &mut Context<Self>) {
+        self.out -= 1;
+        if msg.probe {
+            self.probe_out = false;
+        }
+        self.request_seconds
+            .observe(msg.started.elapsed().as_secs_f64());
+        let mut request = msg.request;
+        match msg.answer {
+            Answer::Done(attempts) => self.finish(request, attempts, msg.probe),
+            Answer::AuthExpired if request.reauthorized => {
+                let detail = format!("{} refused a freshly obtained credential", V::VENDOR);
+                let n = request.sent().len();
+                self.finish(request, vec![Attempt::retry(detail); n], msg.probe);
+            }
+            Answer::AuthExpired => {
+                tracing::info!(vendor = %V::VENDOR, "the vendor refused the credential; obtaining a new one");
+                if self.credential.as_ref().map(|c| &c.token) == Some(&msg.credential) {
+                    self.credential = None;
+                }
+                request.reauthorized = true;
+                request.held = Held::default();
+                self.waiting.push_front(request);
+            }
+        }
+        self.pump(ctx);
+    }
+}
+
+impl<V: VendorApi> Handler<Authorized> for VendorActor<V> {
+    type Result = ();
+
+    fn handle(&mut self, Authorized(result): Authorized, ctx: &mut Context<Self>) {
+        self.authorizing = false;
+        match result {
+            Ok(credential) => self.credential = Some(credential),
+            Err(e) => {
+                tracing::warn!(vendor = %V::VENDOR, error = %e, "cannot obtain a credential");
+                let detail = format!("{} auth: {e}", V::VENDOR);
+                let attempt = match e.is_permanent() {
+                    true => Attempt::Rejected { detail },
+                    false => Attempt::retry(detail),
+                };
+                for request in std::mem::take(&mut self.waiting) {
+                    let n = request.sent().len();
+                    self.finish(request, vec![attempt.clone(); n], false);
+                }
+            }
+        }
+        self.pump(ctx);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,18 +1,22 @@
-//! Running a dispatcher: the same for every vendor binary, which only builds its clients.
+//! Building and running a dispatcher: the same for every vendor binary, which names only its
+//! client type.
 
+use crate::actor::ActorSettings;
 use crate::breaker::Breaker;
 use crate::limits::{
     day_offset_ms, default_requests_per_s, DailyQuota, LimitSettings, RateLimits, LIMIT_KEYS,
 };
 use crate::retry::RetryPolicy;
 use crate::sent::{DiskSent, SentStore};
-use crate::{DispatchHandler, DispatchMetrics, VendorActor, VendorApi};
-use actix::Actor;
-use pushmesh_contract::Vendor;
-use pushmesh_runtime::amqp::{run_stage, supervise, topology, StageMetrics};
-use pushmesh_runtime::ops::{self, ListenError, Ops};
-use pushmesh_runtime::{service, Settings, SettingsError, Shutdown};
+use crate::support::{check_urls, http_client};
+use crate::{DispatchHandler, DispatchMetrics, VendorActor, VendorApi, VendorEnv};
+use actix::{Actor, Addr};
+use pushmesh_runtime::amqp::topology;
+use pushmesh_runtime::ops::{ListenError, Ops};
+use pushmesh_runtime::service::Service;
+use pushmesh_runtime::{Settings, SettingsError, Shutdown};
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,187 +32,149 @@ pub enum StartError {
     Store(#[from] crate::sent::SentError),
 }
 
-/// Builds a vendor's dispatcher: one client per app that has `[apps.<app>.<vendor>]`, made by
-/// `make` from its parsed settings `S` and the shared HTTP client.
-pub fn build<S, V, F>(
-    service: &'static str,
-    vendor: Vendor,
-    settings: Settings,
+pub struct Application<V: VendorApi> {
+    service: Service,
+    /// Per app id: its client and its limit settings.
+    clients: HashMap<String, (V, LimitSettings)>,
+    sent: Arc<dyn SentStore>,
+}
+
+/// Builds the dispatcher of `V`'s vendor: one client per app that has `[apps.<app>.<vendor>]`.
+/// Relative paths in those tables are resolved against `config_dir`.
+pub fn build<V: VendorApi>(
+    mut settings: Settings,
+    config_dir: &Path,
     shutdown: Shutdown,
-    make: F,
-) -> Result<Application<V>, StartError>
-where
-    S: serde::de::DeserializeOwned,
-    V: VendorApi,
-    F: Fn(&str, S, reqwest::Client) -> Result<V, SettingsError>,
-{
-    let http = crate::support::http_client(&settings).map_err(StartError::Http)?;
+) -> Result<Application<V>, StartError> {
+    let vendor = V::VENDOR;
+    let env = VendorEnv {
+        http: http_client(&settings, V::HTTP2_ONLY).map_err(StartError::Http)?,
+        config_dir,
+    };
     let mut clients = HashMap::new();
     for (app, vendors) in &settings.apps {
-        let Some(table) = vendors.get(vendor.as_str()) else {
-            continue;
-        };
-        let key = format!("apps.{app}.{vendor}");
-        let invalid = |e: serde_json::Error| SettingsError::invalid(key.as_str(), e.to_string());
-        crate::support::check_urls(&key, table)?;
-        // The limit keys are the core's; the rest of the table is the vendor module's.
-        let limits: LimitSettings = serde_json::from_value(table.clone()).map_err(invalid)?;
-        let mut own = table.clone();
-        if let Some(map) = own.as_object_mut() {
-            LIMIT_KEYS.iter().for_each(|k| {
-                map.remove(*k);
-            });
+        if let Some(table) = vendors.get(vendor.as_str()) {
+            clients.insert(app.clone(), client::<V>(app, table, &env)?);
         }
-        let parsed: S = serde_json::from_value(own).map_err(invalid)?;
-        clients.insert(app.clone(), (make(app, parsed, http.clone())?, limits));
     }
     if clients.is_empty() {
         tracing::warn!(%vendor, "no app has settings for this vendor: its pushes will be rejected");
     }
-    Application::build(service, vendor, settings, clients, shutdown)
+    // Its messages carry many pushes each, hence its own prefetch; and a batch stays in flight
+    // while its vendor requests are out, so as many batches as requests may be in flight.
+    settings.amqp.prefetch = settings.dispatch.prefetch;
+    settings.batch.in_flight = settings.batch.in_flight.max(settings.dispatch.concurrency);
+    let name = vendor.dispatcher();
+    let sent = Arc::new(DiskSent::open(&settings.data_dir, name)?);
+    let ops = Ops::labelled(&[("vendor", vendor.as_str())]);
+    let addr = settings.dispatch_listen(vendor);
+    let service = Service::build(name, ops, addr, Arc::new(settings), shutdown, |_| {})?;
+    Ok(Application {
+        service,
+        clients,
+        sent,
+    })
 }
 
-pub struct Application<V: VendorApi> {
-    vendor: Vendor,
-    port: u16,
-    server: actix_web::dev::Server,
-    settings: Arc<Settings>,
-    clients: HashMap<String, (V, LimitSettings)>,
-    sent: Arc<dyn SentStore>,
-    ops: Ops,
-    shutdown: Shutdown,
+/// One app's client and its limits, from its table `[apps.<app>.<vendor>]`: the limit keys are
+/// the core's, the rest the vendor's.
+fn client<V: VendorApi>(
+    app: &str,
+    table: &serde_json::Value,
+    env: &VendorEnv,
+) -> Result<(V, LimitSettings), SettingsError> {
+    let key = format!("apps.{app}.{}", V::VENDOR);
+    check_urls(&key, table)?;
+    let invalid = |e: serde_json::Error| SettingsError::invalid(key.as_str(), e.to_string());
+    let limits: LimitSettings = serde_json::from_value(table.clone()).map_err(invalid)?;
+    let mut own = table.clone();
+    if let Some(map) = own.as_object_mut() {
+        LIMIT_KEYS.iter().for_each(|k| {
+            map.remove(*k);
+        });
+    }
+    let parsed: V::Settings = serde_json::from_value(own).map_err(invalid)?;
+    let client = V::new(parsed, env).map_err(|e| e.within(&key))?;
+    Ok((client, limits))
 }
 
 impl<V: VendorApi> Application<V> {
-    /// `service`: the metric prefix, e.g. `dispatch-fcm`. `clients`: one per app id.
-    pub fn build(
-        service: &'static str,
-        vendor: Vendor,
-        settings: Settings,
-        clients: HashMap<String, (V, LimitSettings)>,
-        shutdown: Shutdown,
-    ) -> Result<Self, StartError> {
-        let addr = settings.dispatch_listen(vendor);
-        let sent = Arc::new(DiskSent::open(&settings.data_dir, service)?);
-        let ops = Ops::new(service);
-        let (server, port) = ops::serve(addr, ops.clone(), |_| {})?;
-        Ok(Application {
-            vendor,
-            port,
-            server,
-            settings: Arc::new(settings),
-            clients,
-            sent,
-            ops,
-            shutdown,
-        })
-    }
-
     pub fn port(&self) -> u16 {
-        self.port
+        self.service.port()
     }
 
-    /// Runs until the shutdown signal; the batch in flight is finished (sent, outcomes
+    /// Runs until the shutdown signal; the batches in flight are finished (sent, outcomes
     /// confirmed, acked) first. Must run inside an actix system (the vendor actors live there).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Application {
-            vendor,
-            server,
-            settings,
+            service,
             clients,
             sent,
-            ops,
-            shutdown,
-            ..
         } = self;
-        let metrics = DispatchMetrics {
-            attempts: ops.counter(
-                "attempts_total",
-                "Vendor answers per push, by result.",
-                &["result"],
-            ),
-            outcomes: ops.counter(
-                "outcomes_total",
-                "Final outcomes of pushes, by status.",
-                &["status"],
-            ),
-            duplicates: ops.counter(
-                "duplicates_total",
-                "Redelivered pushes already settled, not sent to the vendor again.",
-                &[],
-            ),
-            request_seconds: ops.histogram(
-                "request_duration_seconds",
-                "Vendor request latency.",
-                &[],
-            ),
-        };
-        // Each app's client knows its own batch size; the actor keeps it beside its address.
-        let day_ms = settings.dispatch.quota_day_s * 1000;
-        let actors: HashMap<_, _> = clients
-            .into_iter()
-            .map(|(app, (client, l))| {
-                let max = client.max_devices_per_request().max(1);
-                let rps = l.requests_per_s.or(default_requests_per_s(vendor));
-                let limits = RateLimits::new(rps, l.devices_per_s, max as u32);
-                let quota = l.daily_quota.map(|limit| DailyQuota {
-                    limit,
-                    day_ms,
-                    offset_ms: day_offset_ms(vendor),
-                    key: format!("quota/{app}"),
-                    store: sent.clone(),
-                });
-                (app, (VendorActor::new(client, limits, quota).start(), max))
+        let settings = service.settings().clone();
+        let metrics = DispatchMetrics::new(service.ops());
+        let actors = start_actors(clients, &settings, &sent, service.ops());
+        let policy = RetryPolicy::from_settings(&settings.dispatch);
+        let queue = topology::dispatch_queue(V::VENDOR);
+        let result = service
+            .run(|session| {
+                let mut handler = DispatchHandler::new(
+                    V::VENDOR,
+                    actors.clone(),
+                    sent.clone(),
+                    policy.clone(),
+                    metrics.clone(),
+                );
+                let queue = queue.clone();
+                async move { session.run_stage(&queue, &mut handler).await }
             })
-            .collect();
-        let d = &settings.dispatch;
-        let breaker = || {
-            Breaker::new(
-                d.breaker_failures,
-                Duration::from_millis(d.breaker_cooldown_ms),
-                Duration::from_millis(d.breaker_max_cooldown_ms),
-            )
-        };
-        let policy = RetryPolicy {
-            max_attempts: d.max_attempts,
-            base: Duration::from_millis(d.backoff_base_ms),
-            cap: Duration::from_millis(d.backoff_max_ms),
-            tiers: d
-                .retry_tiers_s
-                .iter()
-                .map(|s| Duration::from_secs(*s))
-                .collect(),
-        };
-        let queue = topology::dispatch_queue(vendor);
-        let name = format!("dispatch-{vendor}");
-        let stages = StageMetrics::new(&ops);
-        // A dispatcher's own prefetch (`dispatch.prefetch`): its messages carry many pushes each.
-        // A batch stays in flight while its vendor requests are out, so a dispatcher keeps up to
-        // `dispatch.concurrency` batches in flight (still at most `dispatch.prefetch` deliveries
-        // unacked): with four, every push behind them waited out a slow vendor's answer before
-        // its own request could start.
-        let mut stage_settings = Settings::clone(&settings);
-        stage_settings.amqp.prefetch = settings.dispatch.prefetch;
-        stage_settings.batch.in_flight =
-            settings.batch.in_flight.max(settings.dispatch.concurrency);
-        let work = supervise(&name, &settings, &ops.health, &shutdown, |conn| {
-            let mut handler = DispatchHandler::new(
-                vendor,
-                actors.clone(),
-                sent.clone(),
-                breaker(),
-                settings.dispatch.concurrency,
-                policy.clone(),
-                metrics.clone(),
-            )
-            .stop_on(shutdown.clone());
-            let (settings, shutdown, queue, stages) = (&stage_settings, &shutdown, &queue, &stages);
-            async move { run_stage(&conn, queue, settings, shutdown, &mut handler, stages).await }
-        });
-        let result = service::run(server, work, &shutdown).await;
+            .await;
         if let Err(e) = sent.flush() {
             tracing::error!(error = %e, "final flush of the sent-push store failed");
         }
         result
     }
+}
+
+/// One vendor actor per app, each with its own limits, quota and breaker; beside each, the
+/// most devices one of its requests may carry.
+fn start_actors<V: VendorApi>(
+    clients: HashMap<String, (V, LimitSettings)>,
+    settings: &Settings,
+    sent: &Arc<dyn SentStore>,
+    ops: &Ops,
+) -> HashMap<String, (Addr<VendorActor<V>>, usize)> {
+    let vendor = V::VENDOR;
+    let d = &settings.dispatch;
+    let request_seconds = ops
+        .histogram(
+            "dispatch_request_duration_seconds",
+            "Vendor request latency.",
+            &[],
+        )
+        .with_label_values(&[] as &[&str]);
+    clients
+        .into_iter()
+        .map(|(app, (client, limits))| {
+            let max = client.max_devices_per_request().max(1);
+            let rps = limits.requests_per_s.or(default_requests_per_s(vendor));
+            let quota = limits.daily_quota.map(|limit| {
+                let day_ms = d.quota_day_s * 1000;
+                DailyQuota::new(limit, day_ms, day_offset_ms(vendor), format!("quota/{app}"))
+            });
+            let actor = ActorSettings {
+                concurrency: d.concurrency,
+                limits: RateLimits::new(rps, limits.devices_per_s, max as u32),
+                quota,
+                breaker: Breaker::new(
+                    d.breaker_failures,
+                    Duration::from_millis(d.breaker_cooldown_ms),
+                    Duration::from_millis(d.breaker_max_cooldown_ms),
+                ),
+                request_seconds: request_seconds.clone(),
+            };
+            let addr = VendorActor::new(client, sent.clone(), actor).start();
+            (app, (addr, max))
+        })
+        .collect()
 }

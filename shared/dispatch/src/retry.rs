@@ -25,6 +25,19 @@ pub enum RetryDecision {
 }
 
 impl RetryPolicy {
+    pub fn from_settings(d: &pushmesh_runtime::settings::DispatchSettings) -> Self {
+        RetryPolicy {
+            max_attempts: d.max_attempts,
+            base: Duration::from_millis(d.backoff_base_ms),
+            cap: Duration::from_millis(d.backoff_max_ms),
+            tiers: d
+                .retry_tiers_s
+                .iter()
+                .map(|s| Duration::from_secs(*s))
+                .collect(),
+        }
+    }
+
     /// Full jitter: uniformly random in [0, min(cap, base * 2^attempt)], `jitter` in [0, 1).
     pub fn backoff(&self, attempt: u32, jitter: f64) -> Duration {
         let ceiling = self

@@ -7,7 +7,7 @@ use pushmesh_contract::codec;
 use pushmesh_contract::public::OutcomeStatus;
 use pushmesh_contract::stage::DevicePush;
 use pushmesh_runtime::recent::{self, RecentError, RecentIds};
-use redb::{ReadableTable, TableDefinition};
+use redb::TableDefinition;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -32,8 +32,10 @@ pub trait SentStore: Send + Sync + 'static {
     /// Forgets pushes that expired before `now_ms` (by the hour, so some stay up to an hour
     /// longer); returns how many.
     fn purge(&self, now_ms: u64) -> Result<usize, SentError>;
-    /// Adds up to `n` to counter `key` without going over `limit`; returns how much was added.
-    fn take_up_to(&self, key: &str, n: u64, limit: u64) -> Result<u64, SentError>;
+    /// Counter `key` (0 if never set): a vendor actor's quota count of a day.
+    fn counter(&self, key: &str) -> Result<u64, SentError>;
+    /// Sets counter `key`, durable at the next `flush`.
+    fn set_counter(&self, key: &str, value: u64) -> Result<(), SentError>;
 }
 
 /// How long a settled-push bucket spans: pushes are filed by the hour they expire in.
@@ -101,17 +103,27 @@ impl SentStore for DiskSent {
         Ok(())
     }
 
-    fn take_up_to(&self, key: &str, n: u64, limit: u64) -> Result<u64, SentError> {
-        let granted = self.settled.write_unsynced("count quota", |write| {
-            let mut counters = write.open_table(COUNTERS)?;
-            let used = counters
+    fn counter(&self, key: &str) -> Result<u64, SentError> {
+        let used = self.settled.read("read a counter", |read| {
+            let counters = match read.open_table(COUNTERS) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(0),
+                Err(e) => return Err(e.into()),
+            };
+            Ok(counters
                 .get(key.as_bytes())?
-                .map_or(0, |v| recent::be_u64(v.value()));
-            let granted = n.min(limit.saturating_sub(used));
-            counters.insert(key.as_bytes(), &(used + granted).to_be_bytes()[..])?;
-            Ok(granted)
+                .map_or(0, |v| recent::be_u64(v.value())))
         })?;
-        Ok(granted)
+        Ok(used)
+    }
+
+    fn set_counter(&self, key: &str, value: u64) -> Result<(), SentError> {
+        self.settled.write_unsynced("count quota", |write| {
+            let mut counters = write.open_table(COUNTERS)?;
+            counters.insert(key.as_bytes(), &value.to_be_bytes()[..])?;
+            Ok(())
+        })?;
+        Ok(())
     }
 
     fn purge(&self, now_ms: u64) -> Result<usize, SentError> {

@@ -5,18 +5,17 @@
 //!
 //! A batch's vendor requests run as [`Work::Later`]: the stage takes the next batch while this
 //! one's slowest answers are outstanding, so one slow request does not hold up the pushes behind
-//! it. What the batches share (breaker, request permits, pushes in flight) lives in [`Shared`];
-//! the requests themselves (permit, probe turn, breaker gate, vendor actor) are in `send`.
+//! it. Each request goes to its app's vendor actor, which decides when it is sent; what the
+//! batches share (the actors, the pushes in flight) lives in [`Shared`].
 
 mod send;
 
-use crate::breaker::Breaker;
-use crate::inflight::{lock, Claim, InFlight};
+use crate::inflight::{Claim, InFlight};
 use crate::retry::{RetryDecision, RetryPolicy};
 use crate::sent::{SentStore, Settled};
 use crate::{Attempt, VendorActor, VendorApi};
 use actix::Addr;
-use prometheus::{HistogramVec, IntCounterVec};
+use prometheus::IntCounterVec;
 use pushmesh_contract::public::{Outcome, OutcomeStatus};
 use pushmesh_contract::stage::{Batch, DevicePush};
 use pushmesh_contract::{codec, now_ms, Vendor};
@@ -26,11 +25,10 @@ use pushmesh_runtime::amqp::topology::{
 use pushmesh_runtime::amqp::{
     blocking_commit, AmqpError, Commit, Delivery, Handled, Outgoing, StageHandler, Work,
 };
-use pushmesh_runtime::Shutdown;
+use pushmesh_runtime::ops::Ops;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
 
 #[derive(Clone)]
 pub struct DispatchMetrics {
@@ -40,15 +38,33 @@ pub struct DispatchMetrics {
     pub outcomes: IntCounterVec,
     /// Redelivered pushes that were already settled and not sent again.
     pub duplicates: IntCounterVec,
-    /// Vendor request latency.
-    pub request_seconds: HistogramVec,
+}
+
+impl DispatchMetrics {
+    pub fn new(ops: &Ops) -> Self {
+        DispatchMetrics {
+            attempts: ops.counter(
+                "dispatch_attempts_total",
+                "Vendor answers per push, by result.",
+                &["result"],
+            ),
+            outcomes: ops.counter(
+                "dispatch_outcomes_total",
+                "Final outcomes of pushes, by status.",
+                &["status"],
+            ),
+            duplicates: ops.counter(
+                "dispatch_duplicates_total",
+                "Redelivered pushes already settled, not sent to the vendor again.",
+                &[],
+            ),
+        }
+    }
 }
 
 pub struct DispatchHandler<V: VendorApi> {
     shared: Arc<Shared<V>>,
     last_purge_ms: u64,
-    /// Ends a wait on an open circuit when the service is stopping.
-    shutdown: Option<Shutdown>,
 }
 
 /// What the batches in flight share.
@@ -57,12 +73,6 @@ struct Shared<V: VendorApi> {
     /// Per app: its vendor actor and the most devices one of its requests may carry.
     actors: HashMap<String, (Addr<VendorActor<V>>, usize)>,
     sent: Arc<dyn SentStore>,
-    /// One breaker for the vendor's endpoint; never locked across an await.
-    breaker: Mutex<Breaker>,
-    /// `dispatch.concurrency` requests at once, across all batches in flight.
-    permits: Semaphore,
-    /// Half-open, one request at a time goes out, whichever batch it is in.
-    probe: tokio::sync::Mutex<()>,
     /// Pushes some batch in flight is sending.
     sending: InFlight,
     policy: RetryPolicy,
@@ -84,8 +94,6 @@ impl<V: VendorApi> DispatchHandler<V> {
         vendor: Vendor,
         actors: HashMap<String, (Addr<VendorActor<V>>, usize)>,
         sent: Arc<dyn SentStore>,
-        breaker: Breaker,
-        concurrency: usize,
         policy: RetryPolicy,
         metrics: DispatchMetrics,
     ) -> Self {
@@ -93,9 +101,6 @@ impl<V: VendorApi> DispatchHandler<V> {
             vendor,
             actors,
             sent,
-            breaker: Mutex::new(breaker),
-            permits: Semaphore::new(concurrency.max(1)),
-            probe: tokio::sync::Mutex::new(()),
             sending: InFlight::default(),
             policy,
             metrics,
@@ -103,15 +108,7 @@ impl<V: VendorApi> DispatchHandler<V> {
         DispatchHandler {
             shared: Arc::new(shared),
             last_purge_ms: 0,
-            shutdown: None,
         }
-    }
-
-    /// Stop waiting on an open circuit when `shutdown` triggers (SIGTERM must not wait out a
-    /// cool-down of up to a minute).
-    pub fn stop_on(mut self, shutdown: Shutdown) -> Self {
-        self.shutdown = Some(shutdown);
-        self
     }
 
     /// Settled pushes are durable before the input is acked (their outcomes may go out first:
@@ -136,10 +133,6 @@ impl<V: VendorApi> DispatchHandler<V> {
 }
 
 impl<V: VendorApi> Shared<V> {
-    fn breaker(&self) -> MutexGuard<'_, Breaker> {
-        lock(&self.breaker)
-    }
-
     fn outcome(&self, push: &DevicePush, s: &Settled) -> Outgoing {
         let o = Outcome {
             app_id: push.app_id.clone(),
@@ -354,23 +347,6 @@ impl<V: VendorApi> Shared<V> {
 
 impl<V: VendorApi> StageHandler for DispatchHandler<V> {
     async fn handle(&mut self, batch: &[Delivery]) -> Result<Work, AmqpError> {
-        // While the breaker is open, take nothing more: deliveries wait in the queue (and in
-        // this consumer's prefetch), unacked, instead of spinning through retries.
-        loop {
-            let wait = self.shared.breaker().wait(tokio::time::Instant::now());
-            let Some(wait) = wait else { break };
-            let stop = async {
-                match &self.shutdown {
-                    Some(s) => s.wait().await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                // Not acked: the batch goes back to the queue when the connection closes.
-                _ = stop => return Err(AmqpError::stage("shutting down while the vendor's circuit is open")),
-            }
-        }
         let mut o = Outputs::default();
         let (requests, sending) = self.shared.plan(batch, now_ms(), &mut o)?;
         self.shared.record(&o.settled)?;

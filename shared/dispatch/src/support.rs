@@ -6,11 +6,30 @@ use std::time::Duration;
 
 /// The pooled HTTP client every vendor client of a dispatcher shares: keep-alive connections
 /// (HTTP/2 where the vendor negotiates it), a timeout per request.
-pub fn http_client(settings: &Settings) -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
-        .timeout(Duration::from_millis(settings.dispatch.request_timeout_ms))
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(settings.dispatch.concurrency)
+pub fn http_client(settings: &Settings, http2_only: bool) -> Result<reqwest::Client, String> {
+    let d = &settings.dispatch;
+    let timeout = Duration::from_millis(d.request_timeout_ms);
+    http_client_with(timeout, d.concurrency, http2_only)
+}
+
+/// `http2_only` (APNs): every request is a stream on long-lived HTTP/2 connections, pinged to
+/// stay open.
+pub fn http_client_with(
+    timeout: Duration,
+    pool: usize,
+    http2_only: bool,
+) -> Result<reqwest::Client, String> {
+    let builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .pool_max_idle_per_host(pool);
+    let builder = match http2_only {
+        true => builder
+            .http2_prior_knowledge()
+            .http2_keep_alive_interval(Duration::from_secs(60))
+            .pool_idle_timeout(None),
+        false => builder.pool_idle_timeout(Duration::from_secs(90)),
+    };
+    builder
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }

@@ -1,4 +1,4 @@
-//! Fixtures for the vendor modules' unit tests.
+//! Fixtures for tests of the core and the vendor clients.
 
 use crate::Attempt;
 use pushmesh_contract::stage::{DevicePush, Notification};
@@ -34,4 +34,10 @@ pub fn pushes(vendor: Vendor, tokens: &[&str]) -> Vec<DevicePush> {
 /// The metric labels of some attempts, for compact assertions.
 pub fn labels(attempts: &[Attempt]) -> Vec<&'static str> {
     attempts.iter().map(Attempt::label).collect()
+}
+
+/// An HTTP client as a dispatcher builds one, for a vendor client under test.
+pub fn http_client(http2_only: bool) -> reqwest::Client {
+    crate::support::http_client_with(std::time::Duration::from_secs(5), 8, http2_only)
+        .expect("an HTTP client")
 }

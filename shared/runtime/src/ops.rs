@@ -27,59 +27,69 @@ impl Health {
 
 /// What the ops endpoints read: the service's health and its own metrics registry (one per
 /// service, so several services can live in one test process).
+///
+/// Metric names follow Prometheus' conventions: `pushmesh_` and one family per measurement,
+/// named for what it measures (`pushmesh_dispatch_attempts_total`), base units, `_total` on
+/// counters; what tells services apart is a label (`vendor`, `queue`), never the name.
 #[derive(Clone)]
 pub struct Ops {
     pub health: Arc<Health>,
     pub registry: Registry,
-    service: &'static str,
 }
 
 impl Ops {
-    pub fn new(service: &'static str) -> Self {
+    pub fn new() -> Self {
+        Self::labelled(&[])
+    }
+
+    /// A registry whose every metric carries `labels` (a dispatcher's `vendor`).
+    pub fn labelled(labels: &[(&str, &str)]) -> Self {
+        let labels = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let registry = Registry::new_custom(Some("pushmesh".into()), Some(labels))
+            .expect("the prefix and labels are static and valid");
         Ops {
             health: Arc::new(Health::default()),
-            registry: Registry::new(),
-            service,
+            registry,
         }
     }
 
-    /// A counter named `pushmesh_<service>_<name>`; `name` ends in its unit (`_total`).
+    /// A counter `pushmesh_<name>`; `name` ends in `_total`.
     pub fn counter(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-        let c = IntCounterVec::new(Opts::new(self.metric(name), help), labels)
+        let c = IntCounterVec::new(Opts::new(name, help), labels)
             .expect("metric names and labels are static and valid");
-        self.registry
-            .register(Box::new(c.clone()))
-            .expect("each metric is registered once per service");
-        c
+        self.register(c)
     }
 
     pub fn gauge(&self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
-        let g = IntGaugeVec::new(Opts::new(self.metric(name), help), labels)
+        let g = IntGaugeVec::new(Opts::new(name, help), labels)
             .expect("metric names and labels are static and valid");
-        self.registry
-            .register(Box::new(g.clone()))
-            .expect("each metric is registered once per service");
-        g
+        self.register(g)
     }
 
-    /// A histogram of seconds.
+    /// A histogram of seconds; `name` ends in `_seconds`.
     pub fn histogram(&self, name: &str, help: &str, labels: &[&str]) -> HistogramVec {
         let buckets = vec![
             0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
         ];
-        let h = HistogramVec::new(
-            HistogramOpts::new(self.metric(name), help).buckets(buckets),
-            labels,
-        )
-        .expect("metric names and labels are static and valid");
-        self.registry
-            .register(Box::new(h.clone()))
-            .expect("each metric is registered once per service");
-        h
+        let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
+            .expect("metric names and labels are static and valid");
+        self.register(h)
     }
 
-    fn metric(&self, name: &str) -> String {
-        format!("pushmesh_{}_{name}", self.service.replace('-', "_"))
+    fn register<M: prometheus::core::Collector + Clone + 'static>(&self, metric: M) -> M {
+        self.registry
+            .register(Box::new(metric.clone()))
+            .expect("each metric is registered once per service");
+        metric
+    }
+}
+
+impl Default for Ops {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

@@ -89,12 +89,12 @@ data_dir = "{data}"
 url = "amqp://guest:guest@127.0.0.1:5672/{vhost}"
 [listen]
 {listen}
-vendor_sim = "127.0.0.1:{sim_port}"
-vendor_sim_apns = "127.0.0.1:{apns}"
 dispatch = {{ {dispatch} }}
 [dispatch]
 concurrency = 128
 [vendor_sim]
+listen = "127.0.0.1:{sim_port}"
+apns_listen = "127.0.0.1:{apns}"
 fcm_public_key_file = "{f}/fcm-demo-public.pem"
 apns_public_key_file = "{f}/apns-demo-public.pem"
 [apps.bench.fcm]

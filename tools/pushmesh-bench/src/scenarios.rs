@@ -379,8 +379,7 @@ pub async fn memory(
 
 /// Devices registered between two flushes of the registry scenario's store. redb reuses the
 /// pages a commit frees only after a durable one, so flushing only at the end would measure a
-/// file larger than the service, which flushes each batch, ever has (docs/benchmarks.md,
-/// change 17).
+/// file larger than the service, which flushes each batch, ever has.
 const FLUSH_EVERY: usize = 100;
 
 /// Registry lookups/s and bytes per device on disk, with `n` devices in the registry's store,
@@ -435,7 +434,7 @@ pub fn registry(n: usize, cache_bytes: u64) -> anyhow::Result<Vec<Row>> {
 
 /// Users resolved in one read of the store in the registry scenario: the jobs of a run of
 /// the registry's batch are resolved together, and at the peer load a batch carries about
-/// this many (docs/benchmarks.md, change 18).
+/// this many.
 const LOOKUP_RUN: usize = 32;
 
 /// Looks up every one of `users`, `run` to a read of the store; returns lookups/s and the

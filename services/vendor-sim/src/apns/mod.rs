@@ -1,5 +1,5 @@
 //! APNs: HTTP/2 only, so this stand-in is an HTTP/2 server of its own (cleartext with prior
-//! knowledge, on `listen.vendor_sim_apns`), not a route of the HTTP/1 server. It verifies ES256
+//! knowledge, on `vendor_sim.apns_listen`), not a route of the HTTP/1 server. It verifies ES256
 //! provider tokens, enforces Apple's header and payload rules and answers Apple's reasons.
 //! Accounts are the apps configured with `[apps.<id>.apns]`.
 

@@ -5,6 +5,7 @@
 mod send;
 
 use crate::state::SimState;
+use crate::SimSettings;
 use actix_web::{web, HttpResponse};
 use pushmesh_contract::now_ms;
 use pushmesh_runtime::Settings;
@@ -27,7 +28,7 @@ struct Account {
 }
 
 impl HonorSim {
-    pub fn from_settings(settings: &Settings) -> Self {
+    pub fn from_settings(settings: &Settings, sim: &SimSettings) -> Self {
         let accounts = settings
             .apps
             .values()
@@ -37,7 +38,7 @@ impl HonorSim {
             .collect();
         HonorSim {
             accounts,
-            access_token_ttl_s: settings.vendor_sim.access_token_ttl_s,
+            access_token_ttl_s: sim.access_token_ttl_s,
         }
     }
 }

@@ -4,6 +4,7 @@
 mod auth;
 mod send;
 
+use crate::SimSettings;
 use actix_web::web;
 use pushmesh_runtime::Settings;
 use serde::Deserialize;
@@ -24,7 +25,7 @@ struct Account {
 }
 
 impl HuaweiSim {
-    pub fn from_settings(settings: &Settings) -> Self {
+    pub fn from_settings(settings: &Settings, sim: &SimSettings) -> Self {
         let accounts = settings
             .apps
             .values()
@@ -34,7 +35,7 @@ impl HuaweiSim {
             .collect();
         HuaweiSim {
             accounts,
-            access_token_ttl_s: settings.vendor_sim.access_token_ttl_s,
+            access_token_ttl_s: sim.access_token_ttl_s,
         }
     }
 }

@@ -102,8 +102,8 @@ impl Publisher {
     /// redelivered and published again).
     pub async fn send_all(&self, messages: &[Outgoing]) -> Result<Confirms, AmqpError> {
         // A lapin publish ends only once its I/O thread has written the frames, so awaiting
-        // them one by one made every message a round trip between two threads (for a
-        // dispatcher, an outcome per push: docs/benchmarks.md, change 14). All of them are
+        // them one by one would make every message (for a dispatcher, an outcome per push) a
+        // round trip between two threads. All of them are
         // started first, then awaited together. The first poll is where lapin numbers a
         // message for its confirm and queues its frames, so it is done here in order, not
         // left to the order in which a combinator happens to poll: messages to one queue

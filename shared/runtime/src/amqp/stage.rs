@@ -106,27 +106,27 @@ impl StageMetrics {
     pub fn new(ops: &Ops) -> Self {
         StageMetrics {
             handle_seconds: ops.histogram(
-                "batch_handle_seconds",
+                "stage_batch_handle_seconds",
                 "Time a stage's handler took for one batch, by queue.",
                 &["queue"],
             ),
             settle_seconds: ops.histogram(
-                "batch_settle_seconds",
+                "stage_batch_settle_seconds",
                 "Time from a batch's handler returning to its ack (later work, confirms, commit), by queue.",
                 &["queue"],
             ),
             batches: ops.counter(
-                "batches_total",
+                "stage_batches_total",
                 "Batches a stage took, by queue.",
                 &["queue"],
             ),
             deliveries: ops.counter(
-                "batch_deliveries_total",
+                "stage_deliveries_total",
                 "Deliveries a stage took in batches, by queue.",
                 &["queue"],
             ),
             queue_wait_seconds: ops.histogram(
-                "queue_wait_seconds",
+                "stage_queue_wait_seconds",
                 "Time from the stage before publishing a message to this stage taking it in a batch (broker, prefetch, linger, batches in flight), by queue.",
                 &["queue"],
             ),

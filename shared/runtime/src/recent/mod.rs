@@ -416,6 +416,15 @@ impl RecentIds {
         Ok(dropped)
     }
 
+    /// Runs `f` in a read transaction of the file: for tables a caller keeps beside the ids.
+    pub fn read<T>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&redb::ReadTransaction) -> Result<T, redb::Error>,
+    ) -> Result<T, RecentError> {
+        self.with_db(op, |db| f(&db.begin_read()?))
+    }
+
     /// Runs `f` in a write transaction of the caller's own (a dispatcher's quota counters, in
     /// tables beside the buckets), committed without an fsync: the next flush makes it durable.
     pub fn write_unsynced<T>(

@@ -1,7 +1,4 @@
 //! Default values of the settings (docs/configuration.md lists them).
-pub fn access_token_ttl_s() -> u64 {
-    3600
-}
 use std::net::SocketAddr;
 pub fn log() -> String {
     "info,lapin=warn,actix_server=warn".into()
@@ -22,9 +19,7 @@ pub fn in_flight() -> usize {
     4
 }
 /// Ingest paces its batches by default: a batch costs every stage and the broker about the same
-/// whatever it holds, and on four hosts 20 ms kept the half-load p99 within 50 ms in ten runs
-/// of fifteen (0: three of nine; 10: none of three), for about a third less CPU a push
-/// (docs/benchmarks.md, change 19).
+/// whatever it holds, so fewer, fuller batches leave a loaded machine's tail shorter.
 pub fn batch_interval_ms() -> u64 {
     20
 }
@@ -39,12 +34,6 @@ pub fn presence_addr() -> SocketAddr {
 }
 pub fn registry_addr() -> SocketAddr {
     addr(9103)
-}
-pub fn vendor_sim_addr() -> SocketAddr {
-    addr(9200)
-}
-pub fn vendor_sim_apns_addr() -> SocketAddr {
-    addr(9201)
 }
 pub fn dedup_window_s() -> u64 {
     24 * 3600

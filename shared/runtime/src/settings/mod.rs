@@ -31,6 +31,17 @@ impl SettingsError {
             reason: reason.into(),
         }
     }
+
+    /// The same error about a key inside the table `prefix` (`apps.demo.fcm`).
+    pub fn within(self, prefix: &str) -> Self {
+        match self {
+            SettingsError::Invalid { key, reason } => SettingsError::Invalid {
+                key: format!("{prefix}.{key}"),
+                reason,
+            },
+            other => other,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -57,8 +68,9 @@ pub struct Settings {
     pub registry: RegistrySettings,
     #[serde(default)]
     pub dispatch: DispatchSettings,
+    /// vendor-sim's own table, which only vendor-sim reads (its keys are in its crate).
     #[serde(default)]
-    pub vendor_sim: VendorSimSettings,
+    pub vendor_sim: serde_json::Value,
     /// Per app id, per vendor name: that vendor's settings for the app, read by its dispatcher.
     #[serde(default)]
     pub apps: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
@@ -97,11 +109,6 @@ pub struct ListenSettings {
     pub presence: SocketAddr,
     #[serde(default = "defaults::registry_addr")]
     pub registry: SocketAddr,
-    #[serde(default = "defaults::vendor_sim_addr")]
-    pub vendor_sim: SocketAddr,
-    /// vendor-sim's APNs stand-in: HTTP/2 (cleartext, prior knowledge), as APNs is HTTP/2 only.
-    #[serde(default = "defaults::vendor_sim_apns_addr")]
-    pub vendor_sim_apns: SocketAddr,
     /// Per vendor name; a vendor not listed listens on 127.0.0.1:9110 + its index.
     #[serde(default)]
     pub dispatch: BTreeMap<String, SocketAddr>,
@@ -127,7 +134,7 @@ pub struct IngestSettings {
     /// The least time between two of ingest's batches while messages keep coming (0: none).
     /// Ingest's batches set the cadence of every stage after it, and a batch costs each stage
     /// and the broker about the same whatever it holds, so this trades a wait at ingest for
-    /// CPU (docs/benchmarks.md, change 19).
+    /// CPU.
     #[serde(default = "defaults::batch_interval_ms")]
     pub batch_interval_ms: u64,
 }
@@ -190,21 +197,6 @@ pub struct DispatchSettings {
     pub quota_day_s: u64,
 }
 
-/// vendor-sim, the stand-in for vendor APIs used by tests, the demo and staging.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VendorSimSettings {
-    /// PEM public key of the service account whose JWT assertions the FCM token endpoint accepts.
-    #[serde(default)]
-    pub fcm_public_key_file: Option<PathBuf>,
-    /// PEM public key of the .p8 key whose provider tokens the APNs stand-in accepts.
-    #[serde(default)]
-    pub apns_public_key_file: Option<PathBuf>,
-    /// Lifetime of the access tokens it issues.
-    #[serde(default = "defaults::access_token_ttl_s")]
-    pub access_token_ttl_s: u64,
-}
-
 mod defaults;
 
 macro_rules! default_from_serde {
@@ -222,8 +214,7 @@ default_from_serde!(
     IngestSettings,
     PresenceSettings,
     RegistrySettings,
-    DispatchSettings,
-    VendorSimSettings
+    DispatchSettings
 );
 
 impl Settings {
@@ -236,14 +227,6 @@ impl Settings {
         // Relative paths in the file are relative to the file, wherever the service starts.
         let dir = config_dir();
         settings.data_dir = dir.join(&settings.data_dir);
-        for key in [
-            &mut settings.vendor_sim.fcm_public_key_file,
-            &mut settings.vendor_sim.apns_public_key_file,
-        ] {
-            if let Some(path) = key.as_mut() {
-                *path = dir.join(&*path);
-            }
-        }
         Ok(settings)
     }
 
