@@ -140,7 +140,10 @@ async fn renews_a_stale_credential<V: VendorApi>(spec: Spec) {
     let vendor = V::VENDOR.as_str();
     let first = c.authorize().await.unwrap();
     let tokens = tokens::<V>(1);
-    assert_eq!(results(send(&c, &first.token, &tokens).await), ["delivered"]);
+    assert_eq!(
+        results(send(&c, &first.token, &tokens).await),
+        ["delivered"]
+    );
     sim.expire_access_tokens(vendor);
     if !spec.renews {
         let answer = send(&c, &first.token, &tokens).await;

@@ -11,7 +11,7 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use pushmesh_contract::public::{Outcome, OutcomeStatus};
 use pushmesh_contract::Vendor;
-use pushmesh_dispatch::{Application, StartError, VendorApi};
+use pushmesh_dispatch::VendorApi;
 use pushmesh_runtime::{Settings, Shutdown};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -51,21 +51,22 @@ const APP: &str = "demo";
 /// Runs a dispatcher in this test's actix system; returns its port.
 /// Starts `vendor`'s dispatcher in this process; its port.
 fn start_dispatcher(vendor: Vendor, settings: &Settings, dir: &Path, shutdown: &Shutdown) -> u16 {
-    fn run<V: VendorApi>(app: Result<Application<V>, StartError>) -> u16 {
-        let app = app.expect("the dispatcher starts");
+    fn run<V: VendorApi>(settings: Settings, dir: &Path, shutdown: Shutdown) -> u16 {
+        let app =
+            pushmesh_dispatch::build::<V>(settings, dir, shutdown).expect("the dispatcher starts");
         let port = app.port();
         actix_rt::spawn(app.run_until_stopped());
         port
     }
     let (settings, shutdown) = (settings.clone(), shutdown.clone());
     match vendor {
-        Vendor::Fcm => run(dispatch_fcm::build(settings, dir, shutdown)),
-        Vendor::Apns => run(dispatch_apns::build(settings, dir, shutdown)),
-        Vendor::Huawei => run(dispatch_huawei::build(settings, dir, shutdown)),
-        Vendor::Xiaomi => run(dispatch_xiaomi::build(settings, dir, shutdown)),
-        Vendor::Oppo => run(dispatch_oppo::build(settings, dir, shutdown)),
-        Vendor::Vivo => run(dispatch_vivo::build(settings, dir, shutdown)),
-        Vendor::Honor => run(dispatch_honor::build(settings, dir, shutdown)),
+        Vendor::Fcm => run::<dispatch_fcm::FcmClient>(settings, dir, shutdown),
+        Vendor::Apns => run::<dispatch_apns::ApnsClient>(settings, dir, shutdown),
+        Vendor::Huawei => run::<dispatch_huawei::HuaweiClient>(settings, dir, shutdown),
+        Vendor::Xiaomi => run::<dispatch_xiaomi::XiaomiClient>(settings, dir, shutdown),
+        Vendor::Oppo => run::<dispatch_oppo::OppoClient>(settings, dir, shutdown),
+        Vendor::Vivo => run::<dispatch_vivo::VivoClient>(settings, dir, shutdown),
+        Vendor::Honor => run::<dispatch_honor::HonorClient>(settings, dir, shutdown),
     }
 }
 

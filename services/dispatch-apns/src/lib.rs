@@ -10,18 +10,3 @@ mod settings;
 
 pub use client::ApnsClient;
 pub use settings::ApnsSettings;
-
-use pushmesh_dispatch::StartError;
-use pushmesh_runtime::{Settings, Shutdown};
-
-pub type Application = pushmesh_dispatch::Application<ApnsClient>;
-
-/// Builds the dispatcher with one client per app that has `[apps.<app_id>.apns]`. Relative
-/// `key_file` paths are resolved against `config_dir`.
-pub fn build(
-    settings: Settings,
-    config_dir: &std::path::Path,
-    shutdown: Shutdown,
-) -> Result<Application, StartError> {
-    pushmesh_dispatch::build(settings, config_dir, shutdown)
-}

@@ -10,18 +10,3 @@ mod settings;
 
 pub use client::FcmClient;
 pub use settings::FcmSettings;
-
-use pushmesh_dispatch::StartError;
-use pushmesh_runtime::{Settings, Shutdown};
-
-pub type Application = pushmesh_dispatch::Application<FcmClient>;
-
-/// Builds the dispatcher with one FCM client per app that has `[apps.<app_id>.fcm]`.
-/// Relative `service_account_file` paths are resolved against `config_dir`.
-pub fn build(
-    settings: Settings,
-    config_dir: &std::path::Path,
-    shutdown: Shutdown,
-) -> Result<Application, StartError> {
-    pushmesh_dispatch::build(settings, config_dir, shutdown)
-}

@@ -7,6 +7,7 @@ use crate::settings::HonorSettings;
 use pushmesh_contract::stage::DevicePush;
 use pushmesh_contract::{now_ms, Vendor};
 use pushmesh_dispatch::auth::client_credentials;
+use pushmesh_dispatch::support::read_answer;
 use pushmesh_dispatch::{Answer, Attempt, AuthError, Credential, VendorApi, VendorEnv};
 use pushmesh_runtime::SettingsError;
 
@@ -57,13 +58,9 @@ impl VendorApi for HonorClient {
             .json(&body)
             .send()
             .await;
-        match sent {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let bytes = resp.bytes().await.unwrap_or_default();
-                classify(status, &bytes, pushes)
-            }
-            Err(e) => all(Attempt::retry(format!("Honor unreachable: {e}"))),
+        match read_answer("Honor", sent).await {
+            Ok((status, body)) => classify(status, &body, pushes),
+            Err(retry) => all(retry),
         }
     }
 }

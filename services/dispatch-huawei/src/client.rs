@@ -7,6 +7,7 @@ use crate::settings::HuaweiSettings;
 use pushmesh_contract::stage::DevicePush;
 use pushmesh_contract::{now_ms, Vendor};
 use pushmesh_dispatch::auth::client_credentials;
+use pushmesh_dispatch::support::read_answer;
 use pushmesh_dispatch::{Answer, Attempt, AuthError, Credential, VendorApi, VendorEnv};
 use pushmesh_runtime::SettingsError;
 
@@ -56,13 +57,9 @@ impl VendorApi for HuaweiClient {
             .json(&body)
             .send()
             .await;
-        match sent {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let bytes = resp.bytes().await.unwrap_or_default();
-                classify(status, &bytes, pushes)
-            }
-            Err(e) => all(Attempt::retry(format!("Huawei unreachable: {e}"))),
+        match read_answer("Huawei", sent).await {
+            Ok((status, body)) => classify(status, &body, pushes),
+            Err(retry) => all(retry),
         }
     }
 }

@@ -11,23 +11,10 @@ mod settings;
 pub use client::HuaweiClient;
 pub use settings::HuaweiSettings;
 
-use pushmesh_dispatch::StartError;
-use pushmesh_runtime::{Settings, Shutdown};
-
-pub type Application = pushmesh_dispatch::Application<HuaweiClient>;
-
-/// Builds the dispatcher with one client per app that has `[apps.<app_id>.huawei]`.
-pub fn build(
-    settings: Settings,
-    config_dir: &std::path::Path,
-    shutdown: Shutdown,
-) -> Result<Application, StartError> {
-    pushmesh_dispatch::build(settings, config_dir, shutdown)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pushmesh_runtime::{Settings, Shutdown};
 
     /// The core checks every vendor's `*_url` keys before the vendor module sees its table.
     #[test]
@@ -45,7 +32,8 @@ mod tests {
         "#;
         let toml = toml.replace("DATA", &dir.path().display().to_string());
         let settings = Settings::from_toml(&toml).unwrap();
-        let Err(err) = build(settings, dir.path(), Shutdown::new()) else {
+        let built = pushmesh_dispatch::build::<HuaweiClient>(settings, dir.path(), Shutdown::new());
+        let Err(err) = built else {
             panic!("the dispatcher started with an auth_url that is not a URL");
         };
         let err = err.to_string();

@@ -6,6 +6,7 @@ use crate::response::classify;
 use crate::settings::OppoSettings;
 use pushmesh_contract::stage::DevicePush;
 use pushmesh_contract::{now_ms, Vendor};
+use pushmesh_dispatch::support::read_answer;
 use pushmesh_dispatch::{Answer, Attempt, AuthError, Credential, VendorApi, VendorEnv};
 use pushmesh_runtime::SettingsError;
 use serde_json::Value;
@@ -72,13 +73,9 @@ impl VendorApi for OppoClient {
             .form(&form)
             .send()
             .await;
-        match sent {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let bytes = resp.bytes().await.unwrap_or_default();
-                classify(status, &bytes, pushes, batch)
-            }
-            Err(e) => all(Attempt::retry(format!("OPPO unreachable: {e}"))),
+        match read_answer("OPPO", sent).await {
+            Ok((status, body)) => classify(status, &body, pushes, batch),
+            Err(retry) => all(retry),
         }
     }
 }

@@ -7,7 +7,7 @@ async fn main() -> anyhow::Result<()> {
     let config_dir = settings::config_dir();
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
-    dispatch_oppo::build(settings, &config_dir, shutdown)?
+    pushmesh_dispatch::build::<dispatch_oppo::OppoClient>(settings, &config_dir, shutdown)?
         .run_until_stopped()
         .await?;
     Ok(())

@@ -4,8 +4,10 @@ use crate::auth::Auth;
 use crate::request;
 use crate::response::{classify, task_id};
 use crate::settings::VivoSettings;
+use bytes::Bytes;
 use pushmesh_contract::stage::DevicePush;
 use pushmesh_contract::{now_ms, Vendor};
+use pushmesh_dispatch::support::read_answer;
 use pushmesh_dispatch::{Answer, Attempt, AuthError, Credential, VendorApi, VendorEnv};
 use pushmesh_runtime::SettingsError;
 use serde_json::{json, Value};
@@ -18,23 +20,21 @@ pub struct VivoClient {
 }
 
 impl VivoClient {
-    async fn post(&self, path: &str, token: &str, body: &Value) -> Result<(u16, Vec<u8>), String> {
-        let resp = self
+    async fn post(&self, path: &str, token: &str, body: &Value) -> Result<(u16, Bytes), Attempt> {
+        let sent = self
             .http
             .post(format!("{}/{path}", self.base))
             .header("authToken", token)
             .json(body)
             .send()
-            .await
-            .map_err(|e| format!("vivo unreachable: {e}"))?;
-        let status = resp.status().as_u16();
-        Ok((status, resp.bytes().await.unwrap_or_default().to_vec()))
+            .await;
+        read_answer("vivo", sent).await
     }
 
     /// One device: `/message/send`. Several: `saveListPayload`, then `pushToList`.
     async fn send_with(&self, token: &str, pushes: &[DevicePush], message: &Value) -> Answer {
         let n = pushes.len();
-        let unreachable = |e: String| Answer::Done(vec![Attempt::retry(e); n]);
+        let unreachable = |retry: Attempt| Answer::Done(vec![retry; n]);
         if n == 1 {
             let mut body = message.clone();
             body["regId"] = json!(pushes[0].token);

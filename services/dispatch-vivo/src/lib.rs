@@ -9,17 +9,3 @@ mod settings;
 
 pub use client::VivoClient;
 pub use settings::VivoSettings;
-
-use pushmesh_dispatch::StartError;
-use pushmesh_runtime::{Settings, Shutdown};
-
-pub type Application = pushmesh_dispatch::Application<VivoClient>;
-
-/// Builds the dispatcher with one client per app that has `[apps.<app_id>.vivo]`.
-pub fn build(
-    settings: Settings,
-    config_dir: &std::path::Path,
-    shutdown: Shutdown,
-) -> Result<Application, StartError> {
-    pushmesh_dispatch::build(settings, config_dir, shutdown)
-}

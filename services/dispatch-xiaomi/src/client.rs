@@ -6,6 +6,7 @@ use crate::response::classify;
 use crate::settings::XiaomiSettings;
 use pushmesh_contract::stage::DevicePush;
 use pushmesh_contract::{now_ms, Vendor};
+use pushmesh_dispatch::support::read_answer;
 use pushmesh_dispatch::{Answer, Attempt, AuthError, Credential, VendorApi, VendorEnv};
 use pushmesh_runtime::SettingsError;
 
@@ -52,14 +53,9 @@ impl VendorApi for XiaomiClient {
             .form(&form)
             .send()
             .await;
-        let attempts = match sent {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let bytes = resp.bytes().await.unwrap_or_default();
-                classify(status, &bytes, pushes)
-            }
-            Err(e) => vec![Attempt::retry(format!("Xiaomi unreachable: {e}")); pushes.len()],
-        };
-        Answer::Done(attempts)
+        Answer::Done(match read_answer("Xiaomi", sent).await {
+            Ok((status, body)) => classify(status, &body, pushes),
+            Err(retry) => vec![retry; pushes.len()],
+        })
     }
 }

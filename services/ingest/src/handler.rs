@@ -1,7 +1,7 @@
 //! Ingest's stage: validate, deduplicate, split into per-shard batches for presence and registry.
 
 use crate::dedup::{DedupError, DedupKey, DedupStore};
-use crate::validate::{Accepted, Validator};
+use crate::validate::{Accepted, Rejection, Validator};
 use prometheus::IntCounterVec;
 use pushmesh_contract::codec;
 use pushmesh_contract::now_ms;
@@ -59,154 +59,191 @@ fn kind_of(routing_key: &str) -> &'static str {
     }
 }
 
+/// What one batch becomes: per-shard items for presence and the registry, the inputs refused,
+/// and the message ids passed on (recorded once the outputs are confirmed).
+#[derive(Default)]
+struct Routed {
+    presence: BTreeMap<u32, Vec<PresenceItem>>,
+    registry: BTreeMap<u32, Vec<RegistryItem>>,
+    rejected: Vec<Outgoing>,
+    passed_on: Vec<DedupKey>,
+}
+
+impl Routed {
+    fn presence(&mut self, shard: u32, item: PresenceItem) {
+        self.presence.entry(shard).or_default().push(item);
+    }
+
+    fn registry(&mut self, shard: u32, item: RegistryItem) {
+        self.registry.entry(shard).or_default().push(item);
+    }
+
+    /// One message per shard and stage, the rejected inputs first.
+    fn outputs(self) -> Vec<Outgoing> {
+        let mut out = self.rejected;
+        for (shard, items) in self.registry {
+            let body = codec::encode(&Batch { items });
+            out.push(Outgoing::to_queue(topology::registry_queue(shard), body));
+        }
+        for (shard, items) in self.presence {
+            let body = codec::encode(&Batch { items });
+            out.push(Outgoing::to_queue(topology::presence_queue(shard), body));
+        }
+        out
+    }
+}
+
 impl<S: DedupStore> StageHandler for IngestHandler<S> {
     fn batch_interval(&self) -> Duration {
         Duration::from_millis(self.settings.ingest.batch_interval_ms)
     }
 
     async fn handle(&mut self, batch: &[Delivery]) -> Result<Work, AmqpError> {
-        let mut passed_on = Vec::new();
-        let now = now_ms();
-        let window_start = now.saturating_sub(self.settings.ingest.dedup_window_s * 1000);
-        let shards = self.settings.shards;
         let settings = self.settings.clone();
         let known = |app: &str| settings.is_known_app(app);
         let validator = Validator {
             limits: &settings.ingest,
             is_known_app: &known,
         };
-        let mut presence: BTreeMap<u32, Vec<PresenceItem>> = BTreeMap::new();
-        let mut registry: BTreeMap<u32, Vec<RegistryItem>> = BTreeMap::new();
-        let mut rejected = Vec::new();
-
+        let mut routed = Routed::default();
         for d in batch {
             let key = d.routing_key.as_str();
-            let kind = kind_of(key);
-            let accepted = match validator.validate(key, &d.data) {
-                Ok(a) => a,
-                Err(reason) => {
-                    tracing::warn!(routing_key = key, %reason, "rejected input");
-                    self.count(kind, "rejected");
-                    rejected.push(
-                        Outgoing::to_queue(topology::REJECTED_QUEUE, d.data.clone())
-                            .with_header(ERROR_HEADER, reason.0)
-                            .with_header("x-pushmesh-routing-key", key),
-                    );
-                    continue;
-                }
-            };
-            match accepted {
-                Accepted::NoPush => self.count(kind, "no_push"),
-                Accepted::Push {
-                    app_id,
-                    message_id,
-                    recipients,
-                    notification,
-                    ttl_s,
-                } => {
-                    let dk = dedup_key(&app_id, &message_id);
-                    let seen = self
-                        .store
-                        .seen_since(&dk, window_start)
-                        .map_err(AmqpError::stage)?;
-                    if seen || !lock(&self.in_flight).insert(dk) {
-                        tracing::info!(%app_id, %message_id, "duplicate message suppressed");
-                        self.count(kind, "duplicate");
-                        continue;
-                    }
-                    passed_on.push(dk);
-                    self.count(kind, "accepted");
-                    let mut by_shard: BTreeMap<u32, Vec<String>> = BTreeMap::new();
-                    for r in recipients {
-                        by_shard
-                            .entry(topology::shard_of(&app_id, &r, shards))
-                            .or_default()
-                            .push(r);
-                    }
-                    for (shard, recipients) in by_shard {
-                        presence
-                            .entry(shard)
-                            .or_default()
-                            .push(PresenceItem::Job(PushJob {
-                                app_id: app_id.clone(),
-                                message_id: message_id.clone(),
-                                recipients,
-                                notification: notification.clone(),
-                                expires_at_ms: now + ttl_s * 1000,
-                            }));
-                    }
-                }
-                Accepted::Online(e) => {
-                    self.count(kind, "accepted");
-                    let shard = topology::shard_of(&e.app_id, &e.user_id, shards);
-                    presence
-                        .entry(shard)
-                        .or_default()
-                        .push(PresenceItem::Online {
-                            app_id: e.app_id,
-                            user_id: e.user_id,
-                            session_id: e.session_id,
-                            ttl_s: e.ttl_s,
-                        });
-                }
-                Accepted::Offline(e) => {
-                    self.count(kind, "accepted");
-                    let shard = topology::shard_of(&e.app_id, &e.user_id, shards);
-                    presence
-                        .entry(shard)
-                        .or_default()
-                        .push(PresenceItem::Offline {
-                            app_id: e.app_id,
-                            user_id: e.user_id,
-                            session_id: e.session_id,
-                        });
-                }
-                Accepted::Bind(e) => {
-                    self.count(kind, "accepted");
-                    let shard = topology::shard_of(&e.app_id, &e.user_id, shards);
-                    registry.entry(shard).or_default().push(RegistryItem::Bind {
-                        app_id: e.app_id,
-                        user_id: e.user_id,
-                        push_id: e.push_id,
-                    });
-                }
-                Accepted::Unbind(e) => {
-                    self.count(kind, "accepted");
-                    let shard = topology::shard_of(&e.app_id, &e.user_id, shards);
-                    registry
-                        .entry(shard)
-                        .or_default()
-                        .push(RegistryItem::Unbind {
-                            app_id: e.app_id,
-                            user_id: e.user_id,
-                            push_id: e.push_id,
-                        });
-                }
+            match validator.validate(key, &d.data) {
+                Ok(accepted) => self.route(accepted, kind_of(key), &mut routed)?,
+                Err(reason) => self.reject(d, reason, &mut routed),
             }
         }
-
-        let mut out = rejected;
-        for (shard, items) in registry {
-            out.push(Outgoing::to_queue(
-                topology::registry_queue(shard),
-                codec::encode(&Batch { items }),
-            ));
-        }
-        for (shard, items) in presence {
-            out.push(Outgoing::to_queue(
-                topology::presence_queue(shard),
-                codec::encode(&Batch { items }),
-            ));
-        }
+        let commit = self.commit(std::mem::take(&mut routed.passed_on));
         Ok(Handled {
-            outputs: out,
-            commit: Some(self.commit(passed_on)),
+            outputs: routed.outputs(),
+            commit: Some(commit),
         }
         .into())
     }
 }
 
 impl<S: DedupStore> IngestHandler<S> {
+    /// Refused input goes to `pushmesh.rejected` with the reason: never dropped, never retried.
+    fn reject(&self, d: &Delivery, reason: Rejection, routed: &mut Routed) {
+        let key = d.routing_key.as_str();
+        tracing::warn!(routing_key = key, %reason, "rejected input");
+        self.count(kind_of(key), "rejected");
+        routed.rejected.push(
+            Outgoing::to_queue(topology::REJECTED_QUEUE, d.data.clone())
+                .with_header(ERROR_HEADER, reason.0)
+                .with_header("x-pushmesh-routing-key", key),
+        );
+    }
+
+    /// Files an accepted input under the shard of its user: session events and jobs go to
+    /// presence, binding events straight to the registry.
+    fn route(
+        &mut self,
+        accepted: Accepted,
+        kind: &str,
+        routed: &mut Routed,
+    ) -> Result<(), AmqpError> {
+        let shards = self.settings.shards;
+        let shard = |app: &str, user: &str| topology::shard_of(app, user, shards);
+        match accepted {
+            Accepted::NoPush => {
+                self.count(kind, "no_push");
+                return Ok(());
+            }
+            Accepted::Push {
+                app_id,
+                message_id,
+                recipients,
+                notification,
+                ttl_s,
+            } => {
+                let expires_at_ms = now_ms() + ttl_s * 1000;
+                let job = PushJob {
+                    app_id,
+                    message_id,
+                    recipients: Vec::new(),
+                    notification,
+                    expires_at_ms,
+                };
+                return self.route_push(job, recipients, kind, routed);
+            }
+            Accepted::Online(e) => routed.presence(
+                shard(&e.app_id, &e.user_id),
+                PresenceItem::Online {
+                    app_id: e.app_id,
+                    user_id: e.user_id,
+                    session_id: e.session_id,
+                    ttl_s: e.ttl_s,
+                },
+            ),
+            Accepted::Offline(e) => routed.presence(
+                shard(&e.app_id, &e.user_id),
+                PresenceItem::Offline {
+                    app_id: e.app_id,
+                    user_id: e.user_id,
+                    session_id: e.session_id,
+                },
+            ),
+            Accepted::Bind(e) => routed.registry(
+                shard(&e.app_id, &e.user_id),
+                RegistryItem::Bind {
+                    app_id: e.app_id,
+                    user_id: e.user_id,
+                    push_id: e.push_id,
+                },
+            ),
+            Accepted::Unbind(e) => routed.registry(
+                shard(&e.app_id, &e.user_id),
+                RegistryItem::Unbind {
+                    app_id: e.app_id,
+                    user_id: e.user_id,
+                    push_id: e.push_id,
+                },
+            ),
+        }
+        self.count(kind, "accepted");
+        Ok(())
+    }
+
+    /// A message seen within the dedup window (or in a batch still in flight) is dropped; a new
+    /// one becomes a job per shard of its recipients.
+    fn route_push(
+        &mut self,
+        job: PushJob,
+        recipients: Vec<String>,
+        kind: &str,
+        routed: &mut Routed,
+    ) -> Result<(), AmqpError> {
+        let dk = dedup_key(&job.app_id, &job.message_id);
+        let window_ms = self.settings.ingest.dedup_window_s * 1000;
+        let window_start = now_ms().saturating_sub(window_ms);
+        let seen = self
+            .store
+            .seen_since(&dk, window_start)
+            .map_err(AmqpError::stage)?;
+        if seen || !lock(&self.in_flight).insert(dk) {
+            let (app_id, message_id) = (&job.app_id, &job.message_id);
+            tracing::info!(%app_id, %message_id, "duplicate message suppressed");
+            self.count(kind, "duplicate");
+            return Ok(());
+        }
+        routed.passed_on.push(dk);
+        self.count(kind, "accepted");
+        let mut by_shard: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+        for r in recipients {
+            let shard = topology::shard_of(&job.app_id, &r, self.settings.shards);
+            by_shard.entry(shard).or_default().push(r);
+        }
+        for (shard, recipients) in by_shard {
+            let job = PushJob {
+                recipients,
+                ..job.clone()
+            };
+            routed.presence(shard, PresenceItem::Job(job));
+        }
+        Ok(())
+    }
+
     /// Records the batch's message ids once its outputs are confirmed (and now and then purges
     /// the window's tail); they then leave the in-flight set.
     fn commit(&mut self, keys: Vec<DedupKey>) -> Commit {

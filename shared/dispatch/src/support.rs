@@ -1,5 +1,6 @@
 //! Small rules several vendor modules share.
 
+use crate::Attempt;
 use pushmesh_contract::stage::DevicePush;
 use pushmesh_runtime::{Settings, SettingsError};
 use std::time::Duration;
@@ -32,6 +33,17 @@ pub fn http_client_with(
     builder
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// A vendor's answer read whole: its status and body; or, when there is none (no connection, a
+/// timeout), a retry that says why. `vendor` names it in the detail.
+pub async fn read_answer(
+    vendor: &str,
+    sent: reqwest::Result<reqwest::Response>,
+) -> Result<(u16, bytes::Bytes), Attempt> {
+    let resp = sent.map_err(|e| Attempt::retry(format!("{vendor} unreachable: {e}")))?;
+    let status = resp.status().as_u16();
+    Ok((status, resp.bytes().await.unwrap_or_default()))
 }
 
 /// Every `*_url` key of a vendor's table (`key`, e.g. `apps.demo.huawei`) must be an http:// or

@@ -7,6 +7,7 @@
 //! a table and writes it into docs/benchmarks.md (scenario `all`).
 
 mod args;
+mod cpu;
 mod dedup;
 mod load;
 mod mesh;

@@ -62,7 +62,7 @@ pub fn ceiling_row(n: u64, size: usize, before: Ceiling, after: Option<Ceiling>)
 
 /// The peer rate against the mean of the ceilings measured before and after it; when those two
 /// differ by more than a quarter the host's speed moved under the run, and the row says so.
-/// `spent` says where the phase's CPU went ([`crate::load::CpuSpent::per_push`]).
+/// `spent` says where the phase's CPU went ([`crate::cpu::CpuSpent::per_push`]).
 pub fn peer_row(n: u64, users: usize, rate: f64, spent: &str, before: f64, after: f64) -> Row {
     let ratio = rate / ((before + after) / 2.0);
     let moved = (before - after).abs() / before.max(after).max(1.0);

@@ -7,7 +7,7 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use lapin::types::AMQPValue;
 use lapin::Connection;
-use prometheus::{Histogram, HistogramVec, IntCounterVec};
+use prometheus::{Histogram, HistogramVec, IntCounter, IntCounterVec};
 use std::future::Future;
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
@@ -150,9 +150,7 @@ pub async fn run_stage<H: StageHandler>(
     handler: &mut H,
     metrics: &StageMetrics,
 ) -> Result<(), AmqpError> {
-    let handle_seconds = metrics.handle_seconds.with_label_values(&[queue]);
-    let settle_seconds = metrics.settle_seconds.with_label_values(&[queue]);
-    let queue_wait_seconds = metrics.queue_wait_seconds.with_label_values(&[queue]);
+    let metrics = QueueMetrics::new(metrics, queue);
     let publisher = Publisher::open(conn).await?;
     let linger = Duration::from_millis(settings.batch.linger_ms);
     let mut consumer = BatchConsumer::open(
@@ -184,37 +182,7 @@ pub async fn run_stage<H: StageHandler>(
                 consumer.ack_through(&last).await?;
             }
             batch = consumer.next_batch(settling), if in_flight.len() < in_flight_max => {
-                let mut batch = batch?;
-                observe_waits(&batch, &queue_wait_seconds);
-                metrics.batches.with_label_values(&[queue]).inc();
-                metrics.deliveries.with_label_values(&[queue]).inc_by(batch.len() as u64);
-                let started = Instant::now();
-                let work = handler.handle(&batch).await?;
-                handle_seconds.observe(started.elapsed().as_secs_f64());
-                let settle_seconds = settle_seconds.clone();
-                let handled = Instant::now();
-                let last = batch.pop().expect("a batch holds at least one delivery");
-                // A task, so later work, confirms and commits move on while this loop takes
-                // the next batch. On failure nothing more is acked: the broker redelivers the
-                // batch and it is published again.
-                let settle = match work {
-                    Work::Ready(Handled { outputs, commit }) => {
-                        let confirms = publisher.send_all(&outputs).await?;
-                        Box::pin(settle(confirms, commit)) as BoxFuture<'static, _>
-                    }
-                    Work::Later(later) => {
-                        let publisher = publisher.clone();
-                        Box::pin(async move {
-                            let Handled { outputs, commit } = later.await?;
-                            settle(publisher.send_all(&outputs).await?, commit).await
-                        })
-                    }
-                };
-                in_flight.push_back(AbortOnDrop(tokio::spawn(async move {
-                    settle.await?;
-                    settle_seconds.observe(handled.elapsed().as_secs_f64());
-                    Ok(last)
-                })));
+                in_flight.push_back(take(batch?, handler, &publisher, &metrics).await?);
             }
         }
     }
@@ -236,6 +204,68 @@ pub async fn run_stage<H: StageHandler>(
     consumer.close().await;
     publisher.close().await;
     Ok(())
+}
+
+/// One queue's series of the stage metrics.
+struct QueueMetrics {
+    handle_seconds: Histogram,
+    settle_seconds: Histogram,
+    queue_wait_seconds: Histogram,
+    batches: IntCounter,
+    deliveries: IntCounter,
+}
+
+impl QueueMetrics {
+    fn new(m: &StageMetrics, queue: &str) -> Self {
+        QueueMetrics {
+            handle_seconds: m.handle_seconds.with_label_values(&[queue]),
+            settle_seconds: m.settle_seconds.with_label_values(&[queue]),
+            queue_wait_seconds: m.queue_wait_seconds.with_label_values(&[queue]),
+            batches: m.batches.with_label_values(&[queue]),
+            deliveries: m.deliveries.with_label_values(&[queue]),
+        }
+    }
+}
+
+/// Handles a batch and starts the task that settles it: its later work, its outputs published
+/// and confirmed, its commit. The task ends with the batch's last delivery, to ack through; on
+/// failure nothing more is acked, so the broker redelivers the batch and it is published again.
+async fn take<H: StageHandler>(
+    mut batch: Vec<Delivery>,
+    handler: &mut H,
+    publisher: &Publisher,
+    metrics: &QueueMetrics,
+) -> Result<AbortOnDrop, AmqpError> {
+    observe_waits(&batch, &metrics.queue_wait_seconds);
+    metrics.batches.inc();
+    metrics.deliveries.inc_by(batch.len() as u64);
+    let started = Instant::now();
+    let work = handler.handle(&batch).await?;
+    metrics
+        .handle_seconds
+        .observe(started.elapsed().as_secs_f64());
+    let handled = Instant::now();
+    let last = batch.pop().expect("a batch holds at least one delivery");
+    let settling = match work {
+        Work::Ready(Handled { outputs, commit }) => {
+            let confirms = publisher.send_all(&outputs).await?;
+            Box::pin(settle(confirms, commit)) as BoxFuture<'static, _>
+        }
+        Work::Later(later) => {
+            let publisher = publisher.clone();
+            Box::pin(async move {
+                let Handled { outputs, commit } = later.await?;
+                settle(publisher.send_all(&outputs).await?, commit).await
+            })
+        }
+    };
+    // A task, so later work, confirms and commits move on while the loop takes the next batch.
+    let settle_seconds = metrics.settle_seconds.clone();
+    Ok(AbortOnDrop(tokio::spawn(async move {
+        settling.await?;
+        settle_seconds.observe(handled.elapsed().as_secs_f64());
+        Ok(last)
+    })))
 }
 
 /// How long each delivery waited between its publish and this batch. Not counted: input from

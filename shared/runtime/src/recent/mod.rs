@@ -10,12 +10,12 @@
 //! error redb refuses every later write until the file is reopened, so the store reopens it
 //! (repairing it) and the failed call reports the error: the caller's batch is redelivered.
 
+mod lookup;
 mod pending;
 
 use pending::{Entries, Pending};
 use redb::{
-    Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
-    TableHandle,
+    Database, Durability, ReadableDatabase, ReadableTableMetadata, TableDefinition, TableHandle,
 };
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
@@ -214,115 +214,6 @@ impl RecentIds {
         let mut pending = self.pending();
         for (at_ms, key, value) in entries {
             pending.put(self.bucket(*at_ms), key.as_ref(), value.as_ref());
-        }
-    }
-
-    /// The value filed under exactly the bucket of `at_ms`.
-    pub fn get_at(&self, at_ms: u64, key: &[u8]) -> Result<Option<Vec<u8>>, RecentError> {
-        let bucket = self.bucket(at_ms);
-        if let Some(v) = self.pending().get(key, bucket..=bucket) {
-            return Ok(Some(v));
-        }
-        if !self.lock().contains(&bucket) {
-            return Ok(None);
-        }
-        self.get_in(&[bucket], key)
-    }
-
-    /// The newest value filed at or after `since_ms`'s bucket.
-    pub fn get_since(&self, since_ms: u64, key: &[u8]) -> Result<Option<Vec<u8>>, RecentError> {
-        self.get_since_where(since_ms, key, |_| true)
-    }
-
-    /// As [`get_since`](Self::get_since), reading from the file only the buckets `may_hold`
-    /// does not rule out (a caller's filter); inserts not yet flushed are always searched.
-    pub fn get_since_where(
-        &self,
-        since_ms: u64,
-        key: &[u8],
-        may_hold: impl Fn(u64) -> bool,
-    ) -> Result<Option<Vec<u8>>, RecentError> {
-        let first = self.bucket(since_ms);
-        if let Some(v) = self.pending().get(key, first..=u64::MAX) {
-            return Ok(Some(v));
-        }
-        let on_disk: Vec<u64> = self.lock().range(first..).rev().copied().collect();
-        let buckets: Vec<u64> = on_disk.into_iter().filter(|b| may_hold(*b)).collect();
-        self.get_in(&buckets, key)
-    }
-
-    /// The bucket `at_ms` is filed under.
-    pub fn bucket_of(&self, at_ms: u64) -> u64 {
-        self.bucket(at_ms)
-    }
-
-    /// The buckets on disk, oldest first.
-    pub fn bucket_list(&self) -> Vec<u64> {
-        self.lock().iter().copied().collect()
-    }
-
-    /// How many keys are flushed to `bucket` (0 if it is gone).
-    pub fn bucket_len(&self, bucket: u64) -> Result<usize, RecentError> {
-        self.with_db("read", |db| {
-            match self.open_bucket(&db.begin_read()?, bucket)? {
-                Some(table) => Ok(table.len()? as usize),
-                None => Ok(0),
-            }
-        })
-    }
-
-    /// Calls `f` with each key flushed to `bucket` (none if it is gone), in one read
-    /// transaction, until `f` returns false; returns how many keys it was given.
-    pub fn for_each_key(
-        &self,
-        bucket: u64,
-        mut f: impl FnMut(&[u8]) -> bool,
-    ) -> Result<usize, RecentError> {
-        self.with_db("read", |db| {
-            let Some(table) = self.open_bucket(&db.begin_read()?, bucket)? else {
-                return Ok(0);
-            };
-            let mut given = 0;
-            for entry in table.iter()? {
-                given += 1;
-                if !f(entry?.0.value()) {
-                    break;
-                }
-            }
-            Ok(given)
-        })
-    }
-
-    /// The first of `buckets` that holds `key`, in one read transaction.
-    fn get_in(&self, buckets: &[u64], key: &[u8]) -> Result<Option<Vec<u8>>, RecentError> {
-        if buckets.is_empty() {
-            return Ok(None);
-        }
-        self.with_db("read", |db| {
-            let read = db.begin_read()?;
-            for bucket in buckets {
-                let Some(table) = self.open_bucket(&read, *bucket)? else {
-                    continue;
-                };
-                if let Some(v) = table.get(key)? {
-                    return Ok(Some(v.value().to_vec()));
-                }
-            }
-            Ok(None)
-        })
-    }
-
-    /// The table of `bucket`; `None` if it is gone (deleted by a purge since the bucket set
-    /// was read).
-    fn open_bucket(
-        &self,
-        read: &redb::ReadTransaction,
-        bucket: u64,
-    ) -> Result<Option<ReadTable>, redb::Error> {
-        match read.open_table(Table::new(&self.table_name(bucket))) {
-            Ok(table) => Ok(Some(table)),
-            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
-            Err(e) => Err(e.into()),
         }
     }
 
