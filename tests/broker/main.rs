@@ -2,7 +2,7 @@
 //! doubled. This restarts the machine's RabbitMQ (`rabbitmqctl stop_app` / `start_app`), so it
 //! lives in its own test binary and runs alone.
 
-use pushmesh_tests::{wait_for, Mesh};
+use pushmesh_tests::{wait_for, Mesh, MeshOptions};
 use std::collections::HashMap;
 use std::process::Command;
 use std::time::Duration;
@@ -26,7 +26,14 @@ async fn publish(mesh: &Mesh, users: usize, rounds: std::ops::Range<usize>) {
 
 #[actix_rt::test]
 async fn a_broker_restart_mid_stream_loses_and_doubles_nothing() {
-    let mut mesh = Mesh::start().await;
+    // Ingest as a process of its own, as it runs in production: its connection's close after
+    // the broker went away is what kept it from reconnecting for seconds.
+    let mut mesh = Mesh::start_with(MeshOptions {
+        processes: &["ingest"],
+        ..Default::default()
+    })
+    .await;
+    mesh.start_process("ingest").await;
     let (users, rounds) = (20, 100);
     let total = users * rounds;
     for u in 0..users {
@@ -46,6 +53,7 @@ async fn a_broker_restart_mid_stream_loses_and_doubles_nothing() {
     let at_stop = mesh.sim_messages("fcm").await.len();
     tokio::time::sleep(Duration::from_secs(2)).await; // the broker stays down a moment
     rabbitmqctl("start_app");
+    let back = ready_again(&mesh).await;
     mesh.reconnect().await;
     publish(&mesh, users, rounds / 2..rounds).await;
 
@@ -73,4 +81,38 @@ async fn a_broker_restart_mid_stream_loses_and_doubles_nothing() {
         "broker restart mid-stream: pushes={total} accepted_at_stop={at_stop} accepted_total={accepted} lost=0 duplicates={duplicates}"
     );
     assert_eq!(duplicates, 0);
+    // Every service lost its connection at the same moment and retries on the same schedule,
+    // so they come back together; one that waited out the close of its dead connection came
+    // back seconds after the others.
+    let spread = back.last().unwrap().1 - back[0].1;
+    assert!(
+        spread < Duration::from_secs(2),
+        "ready again after start_app: {back:?}"
+    );
+}
+
+/// How long after now each service's `/readyz` answers 200 again, soonest first (all are
+/// polled together, every 20 ms).
+async fn ready_again(mesh: &Mesh) -> Vec<(String, Duration)> {
+    let started = std::time::Instant::now();
+    let mut waiting = mesh.services();
+    let mut back = Vec::new();
+    while !waiting.is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "not ready: {waiting:?}"
+        );
+        let mut still = Vec::new();
+        for (name, url) in waiting {
+            let ready = mesh.http.get(format!("{url}/readyz")).send().await;
+            match ready.is_ok_and(|r| r.status() == 200) {
+                true => back.push((name, started.elapsed())),
+                false => still.push((name, url)),
+            }
+        }
+        waiting = still;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!("ready again after start_app: {back:?}");
+    back
 }

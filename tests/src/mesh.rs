@@ -133,6 +133,7 @@ impl Mesh {
         if in_process("presence") {
             let app = presence::Application::build(settings.clone(), shutdown.clone())
                 .expect("presence starts");
+            ports.presence = app.port();
             ready.push(app.port());
             actix_rt::spawn(app.run_until_stopped());
         }
@@ -312,6 +313,22 @@ impl Mesh {
     }
 
     // ---- what came out ----
+
+    /// The base URLs of every service (not vendor-sim), for their `/readyz` and `/metrics`.
+    pub fn services(&self) -> Vec<(String, String)> {
+        let p = &self.ports;
+        let mut all = vec![
+            ("ingest".to_owned(), p.ingest),
+            ("presence".to_owned(), p.presence),
+            ("registry".to_owned(), p.registry),
+        ];
+        for (i, vendor) in Vendor::ALL.iter().enumerate() {
+            all.push((vendor.dispatcher().to_owned(), p.dispatch[i]));
+        }
+        all.into_iter()
+            .map(|(name, port)| (name, format!("http://127.0.0.1:{port}")))
+            .collect()
+    }
 
     /// The base URL of `vendor`'s dispatcher (its `/metrics`, `/readyz`).
     pub fn dispatcher(&self, vendor: Vendor) -> String {

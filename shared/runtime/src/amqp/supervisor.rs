@@ -39,9 +39,18 @@ pub async fn supervise<F, Fut>(
                 health.set_ready(true);
                 let result = session(conn.clone()).await;
                 health.set_ready(false);
-                // Closing a connection the broker dropped can wait forever: bounded.
-                let close = conn.close(200, "pushmesh session ended".into());
-                let _ = tokio::time::timeout(STEP_TIMEOUT, close).await;
+                // A session that ended cleanly closes its connection before the service stops.
+                // One that failed has a dead connection, whose close can take until the
+                // timeout: it closes in the background, so the new connection is not kept
+                // waiting for it.
+                let close = async move {
+                    let close = conn.close(200, "pushmesh session ended".into());
+                    let _ = tokio::time::timeout(STEP_TIMEOUT, close).await;
+                };
+                match result {
+                    Ok(()) => close.await,
+                    Err(_) => drop(tokio::spawn(close)),
+                }
                 match result {
                     Ok(()) if shutdown.is_triggered() => break,
                     Ok(()) => tracing::warn!(service, "AMQP session ended, reconnecting"),
