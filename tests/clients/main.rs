@@ -227,7 +227,7 @@ client_tests!(
     Spec {
         devices: 1,
         title: |b| &b["payload"]["aps"]["alert"]["title"],
-        on_429: "retry",
+        on_429: "deferred",
         renews: true,
     }
 );

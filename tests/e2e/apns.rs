@@ -2,7 +2,7 @@
 //! headers and payload, Apple's reasons.
 
 use pushmesh_contract::public::OutcomeStatus;
-use pushmesh_tests::{wait_for, Mesh};
+use pushmesh_tests::{wait_for, Mesh, MeshOptions};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -111,6 +111,34 @@ async fn unregistered_deletes_the_device_and_an_expired_provider_token_is_renewe
         },
     )
     .await;
+}
+
+/// Apple refuses a provider token renewed within 20 minutes of the last, so a restarted
+/// dispatcher uses the one it had.
+#[actix_rt::test]
+async fn a_restarted_dispatcher_keeps_its_provider_token() {
+    let mut mesh = Mesh::start_with(MeshOptions {
+        processes: &["dispatch-apns"],
+        ..Default::default()
+    })
+    .await;
+    mesh.start_process("dispatch-apns").await;
+    mesh.device("apns", &token(11), "bob").await;
+    mesh.peer_message("before", "alice", "bob").await;
+    mesh.outcome("before", "bob", OutcomeStatus::Delivered)
+        .await;
+    assert!(mesh.terminate_process("dispatch-apns"), "exit status 0");
+    mesh.start_process("dispatch-apns").await;
+    mesh.peer_message("after", "alice", "bob").await;
+    mesh.outcome("after", "bob", OutcomeStatus::Delivered).await;
+    let statuses: Vec<u64> = mesh
+        .sim_requests("apns")
+        .await
+        .iter()
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [200, 200], "no TooManyProviderTokenUpdates");
+    assert_eq!(mesh.sim_get("/sim/apns/messages").await["tokens_issued"], 1);
 }
 
 #[actix_rt::test]

@@ -2,6 +2,7 @@
 
 use pushmesh_dispatch::{Answer, Attempt};
 use serde::Deserialize;
+use std::time::Duration;
 
 #[derive(Deserialize, Default)]
 struct Reason {
@@ -24,7 +25,19 @@ pub fn classify(status: u16, apns_id: Option<String>, body: &[u8]) -> Answer {
         (400, "BadDeviceToken" | "DeviceTokenNotForTopic") => Attempt::InvalidToken { detail },
         (403, "ExpiredProviderToken") => return Answer::AuthExpired,
         (400, "IdleTimeout") => Attempt::retry(detail),
-        (429, _) | (500, _) | (503, _) => Attempt::retry(detail),
+        // A new provider token sooner than 20 minutes after the last: the old one is gone
+        // (a restart keeps it, so this is rare), and the next token may be made in time.
+        (429, "TooManyProviderTokenUpdates") => Attempt::Retry {
+            not_before: Some(Duration::from_secs(60)),
+            detail,
+        },
+        // Too many pushes to one device: a rate limit, not an outage. It waits without using an
+        // attempt or counting against the breaker.
+        (429, _) => Attempt::Defer {
+            wait: Duration::from_secs(1),
+            detail,
+        },
+        (500, _) | (503, _) => Attempt::retry(detail),
         (s, _) if s >= 500 => Attempt::retry(detail),
         _ => Attempt::Rejected { detail },
     };
@@ -75,7 +88,7 @@ mod tests {
         );
         assert_eq!(
             label(classify(429, None, br#"{"reason":"TooManyRequests"}"#)),
-            "retry"
+            "deferred"
         );
         assert_eq!(
             label(classify(503, None, br#"{"reason":"ServiceUnavailable"}"#)),

@@ -38,6 +38,8 @@ pub struct VendorState {
     pub fault: Option<Fault>,
     /// access token -> (expiry in ms, the account it was issued to)
     pub access_tokens: HashMap<String, (u64, String)>,
+    /// APNs: per team, the provider token it last switched to, and when.
+    pub provider_tokens: HashMap<String, (String, u64)>,
     pub tokens_issued: u64,
     /// Added before every send answer: a slow vendor.
     pub latency_ms: u64,

@@ -29,12 +29,16 @@ pub struct ActorSettings {
     pub breaker: Breaker,
     /// Vendor request latency, observed per request.
     pub request_seconds: Histogram,
+    /// Where its credential is kept in the store, so a restart reuses it: the app and a
+    /// fingerprint of its settings (new credentials in the settings, a new key).
+    pub credential_key: String,
 }
 
 pub struct VendorActor<V: VendorApi> {
     api: Arc<V>,
-    /// Where the quota's count is written through (the dispatcher's store).
+    /// Where the quota's count and the credential are written through (the dispatcher's store).
     store: Arc<dyn SentStore>,
+    credential_key: String,
     limits: RateLimits,
     quota: Option<DailyQuota>,
     breaker: Breaker,
@@ -116,6 +120,18 @@ impl<V: VendorApi> VendorActor<V> {
             probe_out: false,
             wake: None,
             request_seconds: settings.request_seconds,
+            credential_key: settings.credential_key,
+        }
+    }
+
+    /// The credential an earlier run of this dispatcher obtained, if it is still good.
+    fn kept_credential(&self) -> Option<Credential> {
+        match self.store.credential(&self.credential_key) {
+            Ok(kept) => kept.filter(|c| c.is_valid(now_ms())),
+            Err(e) => {
+                tracing::warn!(vendor = %V::VENDOR, error = %e, "cannot read the kept credential");
+                None
+            }
         }
     }
 
@@ -279,6 +295,7 @@ impl<V: VendorApi> Actor for VendorActor<V> {
         // A batch hands over all its requests at once, and the actor, not its mailbox, is
         // where they wait: a small mailbox only adds wake-ups.
         ctx.set_mailbox_capacity(4096);
+        self.credential = self.kept_credential();
     }
 }
 
@@ -339,7 +356,12 @@ impl<V: VendorApi> Handler<Authorized> for VendorActor<V> {
     fn handle(&mut self, Authorized(result): Authorized, ctx: &mut Context<Self>) {
         self.authorizing = false;
         match result {
-            Ok(credential) => self.credential = Some(credential),
+            Ok(credential) => {
+                if let Err(e) = self.store.set_credential(&self.credential_key, &credential) {
+                    tracing::warn!(vendor = %V::VENDOR, error = %e, "cannot keep the credential");
+                }
+                self.credential = Some(credential);
+            }
             Err(e) => {
                 tracing::warn!(vendor = %V::VENDOR, error = %e, "cannot obtain a credential");
                 let detail = format!("{} auth: {e}", V::VENDOR);

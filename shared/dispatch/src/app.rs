@@ -35,8 +35,15 @@ pub enum StartError {
 pub struct Application<V: VendorApi> {
     service: Service,
     /// Per app id: its client and its limit settings.
-    clients: HashMap<String, (V, LimitSettings)>,
+    clients: HashMap<String, Client<V>>,
     sent: Arc<dyn SentStore>,
+}
+
+/// One app's client, its limits, and the fingerprint of the settings it was built from.
+struct Client<V> {
+    api: V,
+    limits: LimitSettings,
+    fingerprint: String,
 }
 
 /// Builds the dispatcher of `V`'s vendor: one client per app that has `[apps.<app>.<vendor>]`.
@@ -82,7 +89,7 @@ fn client<V: VendorApi>(
     app: &str,
     table: &serde_json::Value,
     env: &VendorEnv,
-) -> Result<(V, LimitSettings), SettingsError> {
+) -> Result<Client<V>, SettingsError> {
     let key = format!("apps.{app}.{}", V::VENDOR);
     check_urls(&key, table)?;
     let invalid = |e: serde_json::Error| SettingsError::invalid(key.as_str(), e.to_string());
@@ -94,8 +101,14 @@ fn client<V: VendorApi>(
         });
     }
     let parsed: V::Settings = serde_json::from_value(own).map_err(invalid)?;
-    let client = V::new(parsed, env).map_err(|e| e.within(&key))?;
-    Ok((client, limits))
+    let api = V::new(parsed, env).map_err(|e| e.within(&key))?;
+    let digest = pushmesh_runtime::recent::key(&[table.to_string().as_bytes()]);
+    let fingerprint = crate::support::hex(&digest[..8]);
+    Ok(Client {
+        api,
+        limits,
+        fingerprint,
+    })
 }
 
 impl<V: VendorApi> Application<V> {
@@ -139,7 +152,7 @@ impl<V: VendorApi> Application<V> {
 /// One vendor actor per app, each with its own limits, quota and breaker; beside each, the
 /// most devices one of its requests may carry.
 fn start_actors<V: VendorApi>(
-    clients: HashMap<String, (V, LimitSettings)>,
+    clients: HashMap<String, Client<V>>,
     settings: &Settings,
     sent: &Arc<dyn SentStore>,
     ops: &Ops,
@@ -155,26 +168,36 @@ fn start_actors<V: VendorApi>(
         .with_label_values(&[] as &[&str]);
     clients
         .into_iter()
-        .map(|(app, (client, limits))| {
-            let max = client.max_devices_per_request().max(1);
-            let rps = limits.requests_per_s.or(default_requests_per_s(vendor));
-            let quota = limits.daily_quota.map(|limit| {
-                let day_ms = d.quota_day_s * 1000;
-                DailyQuota::new(limit, day_ms, day_offset_ms(vendor), format!("quota/{app}"))
-            });
-            let actor = ActorSettings {
-                concurrency: d.concurrency,
-                limits: RateLimits::new(rps, limits.devices_per_s, max as u32),
-                quota,
-                breaker: Breaker::new(
-                    d.breaker_failures,
-                    Duration::from_millis(d.breaker_cooldown_ms),
-                    Duration::from_millis(d.breaker_max_cooldown_ms),
-                ),
-                request_seconds: request_seconds.clone(),
-            };
-            let addr = VendorActor::new(client, sent.clone(), actor).start();
-            (app, (addr, max))
-        })
+        .map(
+            |(
+                app,
+                Client {
+                    api,
+                    limits,
+                    fingerprint,
+                },
+            )| {
+                let max = api.max_devices_per_request().max(1);
+                let rps = limits.requests_per_s.or(default_requests_per_s(vendor));
+                let quota = limits.daily_quota.map(|limit| {
+                    let day_ms = d.quota_day_s * 1000;
+                    DailyQuota::new(limit, day_ms, day_offset_ms(vendor), format!("quota/{app}"))
+                });
+                let actor = ActorSettings {
+                    concurrency: d.concurrency,
+                    limits: RateLimits::new(rps, limits.devices_per_s, max as u32),
+                    quota,
+                    breaker: Breaker::new(
+                        d.breaker_failures,
+                        Duration::from_millis(d.breaker_cooldown_ms),
+                        Duration::from_millis(d.breaker_max_cooldown_ms),
+                    ),
+                    request_seconds: request_seconds.clone(),
+                    credential_key: format!("credential/{app}/{fingerprint}"),
+                };
+                let addr = VendorActor::new(api, sent.clone(), actor).start();
+                (app, (addr, max))
+            },
+        )
         .collect()
 }

@@ -3,6 +3,7 @@
 //! is not sent to the vendor again; its outcome is published again instead, so nothing that
 //! depends on outcomes misses one.
 
+use crate::auth::Credential;
 use pushmesh_contract::codec;
 use pushmesh_contract::public::OutcomeStatus;
 use pushmesh_contract::stage::DevicePush;
@@ -36,6 +37,11 @@ pub trait SentStore: Send + Sync + 'static {
     fn counter(&self, key: &str) -> Result<u64, SentError>;
     /// Sets counter `key`, durable at the next `flush`.
     fn set_counter(&self, key: &str, value: u64) -> Result<(), SentError>;
+    /// The credential kept under `key` (one app's, for this dispatcher's vendor), if any.
+    fn credential(&self, key: &str) -> Result<Option<Credential>, SentError>;
+    /// Keeps `credential` under `key`, durable at once: a restarted dispatcher reuses it
+    /// rather than ask for a new one (Apple refuses a provider token renewed within 20 min).
+    fn set_credential(&self, key: &str, credential: &Credential) -> Result<(), SentError>;
 }
 
 /// How long a settled-push bucket spans: pushes are filed by the hour they expire in.
@@ -46,6 +52,8 @@ const CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Quota counters, by app and day, beside the buckets.
 const COUNTERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("counters");
+/// Credentials, by app and settings: until when each may be used, then the token.
+const CREDENTIALS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("credentials");
 
 /// Settled pushes filed by expiry hour in `<data_dir>/<service>.redb` (see [`RecentIds`]), so a
 /// lookup reads one table and expiry deletes whole tables; the quota counters beside them.
@@ -124,6 +132,32 @@ impl SentStore for DiskSent {
             Ok(())
         })?;
         Ok(())
+    }
+
+    fn credential(&self, key: &str) -> Result<Option<Credential>, SentError> {
+        let found = self.settled.read("read a credential", |read| {
+            let table = match read.open_table(CREDENTIALS) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+            Ok(table.get(key.as_bytes())?.map(|v| v.value().to_vec()))
+        })?;
+        Ok(found.filter(|v| v.len() > 8).map(|v| Credential {
+            use_until_ms: recent::be_u64(&v[..8]),
+            token: String::from_utf8_lossy(&v[8..]).into_owned(),
+        }))
+    }
+
+    fn set_credential(&self, key: &str, credential: &Credential) -> Result<(), SentError> {
+        let mut value = credential.use_until_ms.to_be_bytes().to_vec();
+        value.extend_from_slice(credential.token.as_bytes());
+        self.settled.write_unsynced("keep a credential", |write| {
+            let mut table = write.open_table(CREDENTIALS)?;
+            table.insert(key.as_bytes(), value.as_slice())?;
+            Ok(())
+        })?;
+        self.flush()
     }
 
     fn purge(&self, now_ms: u64) -> Result<usize, SentError> {

@@ -70,22 +70,12 @@ pub async fn serve(
     }
 }
 
-/// What APNs remembers per connection: the provider token it last used, and since when.
-pub type ConnToken = Arc<std::sync::Mutex<Option<(String, u64)>>>;
-
 async fn connection(socket: tokio::net::TcpStream, sim: Arc<ApnsSim>, state: Arc<SimState>) {
     let Ok(mut conn) = h2::server::handshake(socket).await else {
         return;
     };
-    let token: ConnToken = Arc::default();
     while let Some(Ok((request, respond))) = conn.accept().await {
-        tokio::spawn(stream(
-            request,
-            respond,
-            sim.clone(),
-            state.clone(),
-            token.clone(),
-        ));
+        tokio::spawn(stream(request, respond, sim.clone(), state.clone()));
     }
 }
 
@@ -94,7 +84,6 @@ async fn stream(
     mut respond: h2::server::SendResponse<Bytes>,
     sim: Arc<ApnsSim>,
     state: Arc<SimState>,
-    token: ConnToken,
 ) {
     let (parts, mut body) = request.into_parts();
     let mut data = Vec::new();
@@ -107,7 +96,7 @@ async fn stream(
     if latency > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
     }
-    let answer = send::handle(&parts, &data, &sim, &state, &token);
+    let answer = send::handle(&parts, &data, &sim, &state);
     let mut response = http::Response::builder().status(answer.status);
     if let Some(id) = &answer.apns_id {
         response = response.header("apns-id", id.as_str());

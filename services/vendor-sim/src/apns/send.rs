@@ -1,6 +1,6 @@
 //! `POST /3/device/{token}`: provider token, headers, payload, Apple's reasons.
 
-use super::{ApnsSim, ConnToken, VENDOR};
+use super::{ApnsSim, VENDOR};
 use crate::state::SimState;
 use http::request::Parts;
 use pushmesh_contract::now_ms;
@@ -50,13 +50,7 @@ fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-pub fn handle(
-    parts: &Parts,
-    data: &[u8],
-    sim: &ApnsSim,
-    state: &SimState,
-    conn: &ConnToken,
-) -> Reply {
+pub fn handle(parts: &Parts, data: &[u8], sim: &ApnsSim, state: &SimState) -> Reply {
     let now = now_ms();
     let token = parts
         .uri
@@ -73,7 +67,7 @@ pub fn handle(
     let payload: Value = serde_json::from_slice(data).unwrap_or(Value::Null);
     let reply = state.with(VENDOR, |v| {
         let request = Request { parts, data, token: &token, payload: &payload };
-        let reply = check(&request, sim, v, conn, now);
+        let reply = check(&request, sim, v, now);
         let accepted = if reply.status == 200 { vec![token.clone()] } else { vec![] };
         let record = json!({"headers": headers, "payload": payload, "http_version": format!("{:?}", parts.version)});
         v.record(now, reply.status, vec![token.clone()], accepted, record);
@@ -90,13 +84,7 @@ struct Request<'a> {
     payload: &'a Value,
 }
 
-fn check(
-    req: &Request,
-    sim: &ApnsSim,
-    v: &mut crate::state::VendorState,
-    conn: &ConnToken,
-    now: u64,
-) -> Reply {
+fn check(req: &Request, sim: &ApnsSim, v: &mut crate::state::VendorState, now: u64) -> Reply {
     let Request {
         parts,
         data,
@@ -142,23 +130,24 @@ fn check(
             v.tokens_issued += 1;
         }
     }
-    // A connection that changes its token sooner than 20 minutes after the last change, while
-    // the old one is still valid, is updating too often.
-    {
-        let mut last = conn.lock().expect("connection state lock");
-        match last.as_ref() {
-            Some((previous, _)) if previous == jwt => {}
-            Some((previous, since)) => {
-                let previous_live = v
-                    .access_tokens
-                    .get(previous)
-                    .is_some_and(|(exp, _)| *exp > now);
-                if previous_live && now < since + MIN_TOKEN_AGE_MS {
-                    return refuse(429, "TooManyProviderTokenUpdates");
-                }
-                *last = Some((jwt.to_owned(), now));
+    // A team that changes its token sooner than 20 minutes after the last change, while the
+    // old one is still valid, is updating too often, whichever connection the new one is on.
+    match v.provider_tokens.get(&claims.iss).cloned() {
+        Some((previous, _)) if previous == jwt => {}
+        Some((previous, since)) => {
+            let previous_live = v
+                .access_tokens
+                .get(&previous)
+                .is_some_and(|(exp, _)| *exp > now);
+            if previous_live && now < since + MIN_TOKEN_AGE_MS {
+                return refuse(429, "TooManyProviderTokenUpdates");
             }
-            None => *last = Some((jwt.to_owned(), now)),
+            v.provider_tokens
+                .insert(claims.iss.clone(), (jwt.to_owned(), now));
+        }
+        None => {
+            v.provider_tokens
+                .insert(claims.iss.clone(), (jwt.to_owned(), now));
         }
     }
     if let Some(f) = v.take_fault(now) {

@@ -118,6 +118,7 @@ fn start(
             .map(|q| DailyQuota::new(q, 86_400_000, 0, "quota/a".into())),
         breaker: setup.breaker,
         request_seconds: Histogram::with_opts(prometheus::HistogramOpts::new("h", "h")).unwrap(),
+        credential_key: "credential/a".into(),
     };
     VendorActor::new(api.clone(), store, settings).start()
 }
