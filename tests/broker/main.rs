@@ -81,12 +81,11 @@ async fn a_broker_restart_mid_stream_loses_and_doubles_nothing() {
         "broker restart mid-stream: pushes={total} accepted_at_stop={at_stop} accepted_total={accepted} lost=0 duplicates={duplicates}"
     );
     assert_eq!(duplicates, 0);
-    // Every service lost its connection at the same moment and retries on the same schedule,
-    // so they come back together; one that waited out the close of its dead connection came
-    // back seconds after the others.
-    let spread = back.last().unwrap().1 - back[0].1;
+    // Each service retries at most every 2 s, so it is back within that of the broker (and a
+    // connect); one that waited out the close of its dead connection took 10 s.
+    let slowest = back.last().unwrap().1;
     assert!(
-        spread < Duration::from_secs(2),
+        slowest < Duration::from_secs(4),
         "ready again after start_app: {back:?}"
     );
 }

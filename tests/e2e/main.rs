@@ -4,6 +4,7 @@
 mod api;
 mod apns;
 mod bindings;
+mod calls;
 mod crash;
 mod delivery;
 mod faults;

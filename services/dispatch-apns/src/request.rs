@@ -3,11 +3,12 @@
 use crate::settings::ApnsSettings;
 use md5::{Digest, Md5};
 use pushmesh_contract::stage::DevicePush;
-use pushmesh_dispatch::support::hex;
+use pushmesh_dispatch::support::{call_data, hex};
 use serde_json::{json, Value};
 
-/// APNs' limit for a regular (non-VoIP) notification.
+/// APNs' limit for a regular notification, and for a VoIP one.
 pub const MAX_PAYLOAD: usize = 4096;
+pub const MAX_VOIP_PAYLOAD: usize = 5120;
 
 pub struct Request {
     pub path: String,
@@ -17,8 +18,9 @@ pub struct Request {
 
 /// `apns-id`, derived from (message_id, push_id): a resent push carries the same id.
 pub fn apns_id(push: &DevicePush) -> String {
+    let event = push.call_event().map_or("", |e| e.as_str());
     let h = hex(&Md5::digest(format!(
-        "{}\0{}",
+        "{}\0{}\0{event}",
         push.message_id, push.push_id
     )));
     format!(
@@ -32,6 +34,9 @@ pub fn apns_id(push: &DevicePush) -> String {
 }
 
 pub fn build(push: &DevicePush, s: &ApnsSettings) -> Result<Request, String> {
+    if push.voip {
+        return voip(push, s);
+    }
     let n = &push.notification;
     let r = n
         .resources_id
@@ -52,18 +57,8 @@ pub fn build(push: &DevicePush, s: &ApnsSettings) -> Result<Request, String> {
     if let Some(thread) = &r.thread_id {
         aps["thread-id"] = json!(thread);
     }
-    let mut payload = json!({ "aps": aps });
-    if let Some(p) = &n.payload {
-        // Beside `aps`, where the app's delegate reads userInfo["payload"].
-        payload["payload"] = Value::String(p.clone());
-    }
-    let body = payload.to_string().into_bytes();
-    if body.len() > MAX_PAYLOAD {
-        return Err(format!(
-            "the payload is {} bytes, APNs allows {MAX_PAYLOAD}",
-            body.len()
-        ));
-    }
+    let payload = with_data(json!({ "aps": aps }), push);
+    let body = sized(payload, MAX_PAYLOAD)?;
     let mut headers = vec![
         ("apns-topic", s.topic.clone()),
         ("apns-push-type", "alert".to_owned()),
@@ -72,7 +67,9 @@ pub fn build(push: &DevicePush, s: &ApnsSettings) -> Result<Request, String> {
         ("apns-expiration", (push.expires_at_ms / 1000).to_string()),
         ("apns-id", apns_id(push)),
     ];
-    if let Some(c) = r.collapse_id {
+    // A call's alerts share a collapse id: the missed call replaces the ringing one.
+    let call_collapse = push.call.as_ref().map(|c| c.call_id.clone());
+    if let Some(c) = r.collapse_id.or(call_collapse) {
         headers.push(("apns-collapse-id", c));
     }
     Ok(Request {
@@ -80,4 +77,48 @@ pub fn build(push: &DevicePush, s: &ApnsSettings) -> Result<Request, String> {
         headers,
         body,
     })
+}
+
+/// A call's invitation to the device's PushKit token: push type `voip` on the `.voip` topic,
+/// priority 10, stored no longer than the call rings. The app reports it to CallKit from the
+/// keys beside `aps`.
+fn voip(push: &DevicePush, s: &ApnsSettings) -> Result<Request, String> {
+    let n = &push.notification;
+    let payload = json!({"aps": {}, "title": n.title, "content": n.content});
+    let body = sized(with_data(payload, push), MAX_VOIP_PAYLOAD)?;
+    let headers = vec![
+        ("apns-topic", format!("{}.voip", s.topic)),
+        ("apns-push-type", "voip".to_owned()),
+        ("apns-priority", "10".to_owned()),
+        ("apns-expiration", (push.expires_at_ms / 1000).to_string()),
+        ("apns-id", apns_id(push)),
+    ];
+    Ok(Request {
+        path: format!("/3/device/{}", push.token),
+        headers,
+        body,
+    })
+}
+
+/// `payload` beside `aps`, where the app's delegate reads userInfo["payload"]; a call's
+/// `call_id` and `call_event` with it.
+fn with_data(mut payload: Value, push: &DevicePush) -> Value {
+    if let Some(p) = &push.notification.payload {
+        payload["payload"] = Value::String(p.clone());
+    }
+    for (key, value) in call_data(push).into_iter().flatten() {
+        payload[key] = Value::String(value);
+    }
+    payload
+}
+
+fn sized(payload: Value, max: usize) -> Result<Vec<u8>, String> {
+    let body = payload.to_string().into_bytes();
+    if body.len() > max {
+        return Err(format!(
+            "the payload is {} bytes, APNs allows {max}",
+            body.len()
+        ));
+    }
+    Ok(body)
 }

@@ -3,8 +3,9 @@
 //! Typed and borrowed from the push and the settings, not built as a `serde_json::Value`: FCM
 //! takes one token per request, so this runs once per push, where a map's allocations show.
 
-use crate::settings::{FcmResource, FcmSettings};
+use crate::settings::{FcmCall, FcmResource, FcmSettings};
 use pushmesh_contract::stage::DevicePush;
+use pushmesh_dispatch::support::is_invite;
 use serde::Serialize;
 
 /// `{"message": {...}}` for `POST /v1/projects/{project}/messages:send`.
@@ -29,9 +30,15 @@ struct Notice<'a> {
     body: &'a str,
 }
 
+/// `payload`, and a call's `call_id` and `call_event`.
 #[derive(Debug, Serialize)]
 struct Data<'a> {
-    payload: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    call_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    call_event: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -46,12 +53,19 @@ struct Android<'a> {
     notification: Option<AndroidNotification<'a>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 struct AndroidNotification<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     channel_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sound: Option<&'a str>,
+    /// A call's pushes share a tag: the missed call replaces the ringing notification.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tag: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notification_priority: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    visibility: Option<&'static str>,
 }
 
 /// The body for `push`; `now_ms` sets the TTL.
@@ -67,15 +81,23 @@ pub fn body<'a>(push: &'a DevicePush, settings: &'a FcmSettings, now_ms: u64) ->
         .saturating_sub(now_ms)
         .div_ceil(1000)
         .min(2_419_200);
+    let call = is_invite(push).then_some(&settings.call);
+    let priority = resource.and_then(|r| r.priority.as_deref());
+    let priority = priority.or(call.map(|c| c.priority.as_str()));
     let android = Android {
-        priority: resource
-            .and_then(|r| r.priority.as_deref())
-            .unwrap_or(&settings.priority),
+        priority: priority.unwrap_or(&settings.priority),
         ttl: format!("{ttl_s}s"),
         collapse_key: resource.and_then(|r| r.collapse_key.as_deref()),
         restricted_package_name: push.package.as_deref(),
-        notification: resource.and_then(android_notification),
+        notification: android_notification(push, resource, call),
     };
+    let call_ref = push.call.as_ref();
+    let data = Data {
+        payload: n.payload.as_deref(),
+        call_id: call_ref.map(|c| c.call_id.as_str()),
+        call_event: call_ref.map(|c| c.event.as_str()),
+    };
+    let has_data = data.payload.is_some() || data.call_id.is_some();
     Body {
         message: Message {
             token: &push.token,
@@ -83,18 +105,29 @@ pub fn body<'a>(push: &'a DevicePush, settings: &'a FcmSettings, now_ms: u64) ->
                 title: &n.title,
                 body: &n.content,
             },
-            data: n.payload.as_deref().map(|payload| Data { payload }),
+            data: has_data.then_some(data),
             android,
         },
     }
 }
 
-fn android_notification(r: &FcmResource) -> Option<AndroidNotification<'_>> {
+/// The Android notification's own settings: the resource's channel and sound; for a call, its
+/// channel, the highest priority, shown on the lock screen, tagged with the call.
+fn android_notification<'a>(
+    push: &'a DevicePush,
+    r: Option<&'a FcmResource>,
+    call: Option<&'a FcmCall>,
+) -> Option<AndroidNotification<'a>> {
+    let call_channel = call.and_then(|c| c.channel_id.as_deref());
     let n = AndroidNotification {
-        channel_id: r.channel_id.as_deref(),
-        sound: r.sound.as_deref(),
+        channel_id: r.and_then(|r| r.channel_id.as_deref()).or(call_channel),
+        sound: r.and_then(|r| r.sound.as_deref()),
+        tag: push.call.as_ref().map(|c| c.call_id.as_str()),
+        notification_priority: call.map(|_| "PRIORITY_MAX"),
+        visibility: call.map(|_| "PUBLIC"),
     };
-    (n.channel_id.is_some() || n.sound.is_some()).then_some(n)
+    let any = n.channel_id.is_some() || n.sound.is_some() || n.tag.is_some();
+    any.then_some(n)
 }
 
 #[cfg(test)]
@@ -132,6 +165,8 @@ mod tests {
             attempt: 0,
             not_before_ms: 0,
             replays: 0,
+            call: None,
+            voip: false,
         }
     }
 

@@ -31,6 +31,27 @@ pub struct FcmSettings {
     /// Per `resources_id`: Android channel, sound and collapse key.
     #[serde(default)]
     pub resources: BTreeMap<String, FcmResource>,
+    /// What a call's invitation is sent as (a `resources_id` on the invite overrides it).
+    #[serde(default)]
+    pub call: FcmCall,
+}
+
+/// `[apps.<app>.fcm.call]`: a call rings at priority HIGH (wakes the device from Doze), on the
+/// app's Android channel for calls if it names one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FcmCall {
+    pub priority: String,
+    pub channel_id: Option<String>,
+}
+
+impl Default for FcmCall {
+    fn default() -> Self {
+        FcmCall {
+            priority: "HIGH".into(),
+            channel_id: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -79,6 +100,9 @@ impl FcmSettings {
         let priorities = ["HIGH", "NORMAL"];
         if !priorities.contains(&self.priority.as_str()) {
             return Err(invalid("priority", "must be HIGH or NORMAL"));
+        }
+        if !priorities.contains(&self.call.priority.as_str()) {
+            return Err(invalid("call.priority", "must be HIGH or NORMAL"));
         }
         for r in self.resources.values() {
             if r.priority

@@ -23,6 +23,25 @@ pub struct HonorSettings {
     pub max_tokens_per_request: usize,
     #[serde(default)]
     pub resources: BTreeMap<String, HonorResource>,
+    /// What a call's invitation is sent as (a `resources_id` on the invite overrides it).
+    #[serde(default)]
+    pub call: HonorCall,
+}
+
+/// `[apps.<app>.honor.call]`: Honor's class for calls is importance NORMAL, which covers voice
+/// and video call invitations.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HonorCall {
+    pub importance: String,
+}
+
+impl Default for HonorCall {
+    fn default() -> Self {
+        HonorCall {
+            importance: "NORMAL".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -27,6 +27,31 @@ pub struct HuaweiSettings {
     pub max_tokens_per_request: usize,
     #[serde(default)]
     pub resources: BTreeMap<String, HuaweiResource>,
+    /// What a call's invitation is sent as (a `resources_id` on the invite overrides it).
+    #[serde(default)]
+    pub call: HuaweiCall,
+}
+
+/// `[apps.<app>.huawei.call]`: Huawei's class for incoming calls (category VOIP needs the
+/// self-classification right in AppGallery Connect).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HuaweiCall {
+    pub category: String,
+    pub urgency: String,
+    pub importance: String,
+    pub channel_id: Option<String>,
+}
+
+impl Default for HuaweiCall {
+    fn default() -> Self {
+        HuaweiCall {
+            category: "VOIP".into(),
+            urgency: "HIGH".into(),
+            importance: "NORMAL".into(),
+            channel_id: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -65,6 +90,12 @@ impl HuaweiSettings {
         }
         if !["HIGH", "NORMAL"].contains(&self.urgency.as_str()) {
             return Err(SettingsError::invalid("urgency", "must be HIGH or NORMAL"));
+        }
+        if !["HIGH", "NORMAL"].contains(&self.call.urgency.as_str()) {
+            return Err(SettingsError::invalid(
+                "call.urgency",
+                "must be HIGH or NORMAL",
+            ));
         }
         if !(1..=1000).contains(&self.max_tokens_per_request) {
             return Err(SettingsError::invalid(

@@ -27,6 +27,29 @@ pub struct OppoSettings {
     pub max_tokens_per_request: usize,
     #[serde(default)]
     pub resources: BTreeMap<String, OppoResource>,
+    /// What a call's invitation is sent as (a `resources_id` on the invite overrides it).
+    #[serde(default)]
+    pub call: OppoCall,
+}
+
+/// `[apps.<app>.oppo.call]`: OPPO has no call category; calls go as IM. `notify_level` 16
+/// (a banner) needs OPPO's approval, so the default is 2 (tray and lock screen).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OppoCall {
+    pub category: String,
+    pub notify_level: u32,
+    pub channel_id: Option<String>,
+}
+
+impl Default for OppoCall {
+    fn default() -> Self {
+        OppoCall {
+            category: "IM".into(),
+            notify_level: 2,
+            channel_id: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -68,6 +91,12 @@ impl OppoSettings {
             return Err(SettingsError::invalid(
                 "style",
                 "must be 1 (standard) or 2 (long text)",
+            ));
+        }
+        if ![1, 2, 16].contains(&self.call.notify_level) {
+            return Err(SettingsError::invalid(
+                "call.notify_level",
+                "must be 1, 2 or 16",
             ));
         }
         if ![1, 2, 16].contains(&self.notify_level) {

@@ -4,7 +4,7 @@
 use crate::settings::VivoSettings;
 use md5::{Digest, Md5};
 use pushmesh_contract::stage::DevicePush;
-use pushmesh_dispatch::support::{check_chars, hex, ttl_s};
+use pushmesh_dispatch::support::{call_data, check_chars, hex, is_invite, ttl_s};
 use serde_json::{json, Value};
 
 pub const MAX_TITLE: usize = 40;
@@ -18,6 +18,10 @@ const MAX_TTL_S: u64 = 7 * 86_400;
 pub fn request_id(pushes: &[DevicePush]) -> String {
     let mut h = Md5::new();
     h.update(pushes[0].message_id.as_bytes());
+    // A call's invitation and its missed-call notice share the call id, not the request.
+    if let Some(event) = pushes[0].call_event() {
+        h.update(event.as_str().as_bytes());
+    }
     for p in pushes {
         h.update([0]);
         h.update(p.push_id.as_bytes());
@@ -37,7 +41,12 @@ pub fn outside_operational_hours(
         .resources_id
         .as_ref()
         .and_then(|id| s.resources.get(id));
-    if r.and_then(|r| r.classification).unwrap_or(s.classification) != 0 {
+    let call = is_invite(push).then_some(s.call.classification);
+    if r.and_then(|r| r.classification)
+        .or(call)
+        .unwrap_or(s.classification)
+        != 0
+    {
         return None;
     }
     const HOUR: u64 = 3_600_000;
@@ -62,19 +71,30 @@ pub fn message(pushes: &[DevicePush], s: &VivoSettings, now_ms: u64) -> Result<V
         .and_then(|id| s.resources.get(id))
         .cloned()
         .unwrap_or_default();
+    let call = is_invite(first).then_some(&s.call);
+    let notify_type = r.notify_type.or(call.map(|c| c.notify_type));
+    let classification = r.classification.or(call.map(|c| c.classification));
+    let category = r.category.or(call.map(|c| c.category.clone()));
     let mut m = json!({
         "appId": s.app_id,
-        "notifyType": r.notify_type.unwrap_or(s.notify_type),
+        "notifyType": notify_type.unwrap_or(s.notify_type),
         "title": n.title,
         "content": n.content,
         "timeToLive": ttl_s(first, now_ms, MIN_TTL_S, MAX_TTL_S),
         "skipType": 1,
-        "classification": r.classification.unwrap_or(s.classification),
-        "category": r.category.unwrap_or_else(|| s.category.clone()),
+        "classification": classification.unwrap_or(s.classification),
+        "category": category.unwrap_or_else(|| s.category.clone()),
         "requestId": request_id(pushes),
     });
+    let mut map = serde_json::Map::new();
     if let Some(payload) = &n.payload {
-        let map = json!({ "payload": payload });
+        map.insert("payload".into(), json!(payload));
+    }
+    for (key, value) in call_data(first).into_iter().flatten() {
+        map.insert(key.into(), json!(value));
+    }
+    if !map.is_empty() {
+        let map = Value::Object(map);
         check_chars(
             "vivo",
             "payload (clientCustomMap)",
@@ -113,6 +133,8 @@ mod tests {
             attempt: 0,
             not_before_ms: 0,
             replays: 0,
+            call: None,
+            voip: false,
         }
     }
 

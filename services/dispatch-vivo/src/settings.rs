@@ -26,6 +26,29 @@ pub struct VivoSettings {
     pub max_tokens_per_request: usize,
     #[serde(default)]
     pub resources: BTreeMap<String, VivoResource>,
+    /// What a call's invitation is sent as (a `resources_id` on the invite overrides it).
+    #[serde(default)]
+    pub call: VivoCall,
+}
+
+/// `[apps.<app>.vivo.call]`: vivo has no call category; calls go as system messages (no time
+/// window) of category IM, with sound and vibration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VivoCall {
+    pub classification: u8,
+    pub category: String,
+    pub notify_type: u8,
+}
+
+impl Default for VivoCall {
+    fn default() -> Self {
+        VivoCall {
+            classification: 1,
+            category: "IM".into(),
+            notify_type: 4,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -23,6 +23,27 @@ pub struct XiaomiSettings {
     pub max_tokens_per_request: usize,
     #[serde(default)]
     pub resources: BTreeMap<String, XiaomiResource>,
+    /// What a call's invitation is sent as (a `resources_id` on the invite overrides it).
+    #[serde(default)]
+    pub call: XiaomiCall,
+}
+
+/// `[apps.<app>.xiaomi.call]`: the channel registered for calls in Xiaomi's private-message
+/// class (the app's `channel_id` when unset), with sound, vibration and lights.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct XiaomiCall {
+    pub channel_id: Option<String>,
+    pub notify_type: i32,
+}
+
+impl Default for XiaomiCall {
+    fn default() -> Self {
+        XiaomiCall {
+            channel_id: None,
+            notify_type: -1,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

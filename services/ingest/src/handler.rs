@@ -1,12 +1,12 @@
 //! Ingest's stage: validate, deduplicate, split into per-shard batches for presence and registry.
 
 use crate::dedup::{DedupError, DedupKey, DedupStore};
+use crate::routed::Routed;
 use crate::validate::{Accepted, Rejection, Validator};
 use prometheus::IntCounterVec;
-use pushmesh_contract::codec;
 use pushmesh_contract::now_ms;
-use pushmesh_contract::stage::{Batch, PresenceItem, PushJob, RegistryItem};
-use pushmesh_runtime::amqp::topology::{self, ERROR_HEADER};
+use pushmesh_contract::stage::{PresenceItem, PushJob, RegistryItem};
+use pushmesh_runtime::amqp::topology::{self, Lane, ERROR_HEADER};
 use pushmesh_runtime::amqp::{
     blocking_commit, AmqpError, Commit, Delivery, Handled, Outgoing, StageHandler, Work,
 };
@@ -17,6 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub struct IngestHandler<S> {
+    /// The lane whose queue this handler takes: calls have their own.
+    lane: Lane,
     settings: Arc<Settings>,
     store: Arc<S>,
     metrics: IntCounterVec,
@@ -27,8 +29,9 @@ pub struct IngestHandler<S> {
 }
 
 impl<S: DedupStore> IngestHandler<S> {
-    pub fn new(settings: Arc<Settings>, store: Arc<S>, metrics: IntCounterVec) -> Self {
+    pub fn new(lane: Lane, settings: Arc<Settings>, store: Arc<S>, metrics: IntCounterVec) -> Self {
         IngestHandler {
+            lane,
             settings,
             store,
             metrics,
@@ -37,8 +40,39 @@ impl<S: DedupStore> IngestHandler<S> {
         }
     }
 
-    fn count(&self, kind: &str, result: &str) {
+    pub(crate) fn count(&self, kind: &str, result: &str) {
         self.metrics.with_label_values(&[kind, result]).inc();
+    }
+
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub(crate) fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub(crate) fn window_ms(&self) -> u64 {
+        self.settings.ingest.dedup_window_s * 1000
+    }
+
+    /// Whether `key` is new (not seen within the window, nor in a batch in flight); a new one
+    /// is recorded once this batch's outputs are confirmed.
+    pub(crate) fn pass_on(
+        &mut self,
+        key: DedupKey,
+        routed: &mut Routed,
+    ) -> Result<bool, AmqpError> {
+        let window_start = now_ms().saturating_sub(self.window_ms());
+        let seen = self
+            .store
+            .seen_since(&key, window_start)
+            .map_err(AmqpError::stage)?;
+        if seen || !lock(&self.in_flight).insert(key) {
+            return Ok(false);
+        }
+        routed.passed_on.push(key);
+        Ok(true)
     }
 }
 
@@ -59,40 +93,6 @@ fn kind_of(routing_key: &str) -> &'static str {
     }
 }
 
-/// What one batch becomes: per-shard items for presence and the registry, the inputs refused,
-/// and the message ids passed on (recorded once the outputs are confirmed).
-#[derive(Default)]
-struct Routed {
-    presence: BTreeMap<u32, Vec<PresenceItem>>,
-    registry: BTreeMap<u32, Vec<RegistryItem>>,
-    rejected: Vec<Outgoing>,
-    passed_on: Vec<DedupKey>,
-}
-
-impl Routed {
-    fn presence(&mut self, shard: u32, item: PresenceItem) {
-        self.presence.entry(shard).or_default().push(item);
-    }
-
-    fn registry(&mut self, shard: u32, item: RegistryItem) {
-        self.registry.entry(shard).or_default().push(item);
-    }
-
-    /// One message per shard and stage, the rejected inputs first.
-    fn outputs(self) -> Vec<Outgoing> {
-        let mut out = self.rejected;
-        for (shard, items) in self.registry {
-            let body = codec::encode(&Batch { items });
-            out.push(Outgoing::to_queue(topology::registry_queue(shard), body));
-        }
-        for (shard, items) in self.presence {
-            let body = codec::encode(&Batch { items });
-            out.push(Outgoing::to_queue(topology::presence_queue(shard), body));
-        }
-        out
-    }
-}
-
 impl<S: DedupStore> StageHandler for IngestHandler<S> {
     fn batch_interval(&self) -> Duration {
         Duration::from_millis(self.settings.ingest.batch_interval_ms)
@@ -108,6 +108,11 @@ impl<S: DedupStore> StageHandler for IngestHandler<S> {
         let mut routed = Routed::default();
         for d in batch {
             let key = d.routing_key.as_str();
+            // Calls are bound to both queues; the call lane's handler takes them.
+            let is_call = key.starts_with("im.call.");
+            if is_call != (self.lane == Lane::Call) {
+                continue;
+            }
             match validator.validate(key, &d.data) {
                 Ok(accepted) => self.route(accepted, kind_of(key), &mut routed)?,
                 Err(reason) => self.reject(d, reason, &mut routed),
@@ -128,7 +133,7 @@ impl<S: DedupStore> IngestHandler<S> {
         let key = d.routing_key.as_str();
         tracing::warn!(routing_key = key, %reason, "rejected input");
         self.count(kind_of(key), "rejected");
-        routed.rejected.push(
+        routed.direct.push(
             Outgoing::to_queue(topology::REJECTED_QUEUE, d.data.clone())
                 .with_header(ERROR_HEADER, reason.0)
                 .with_header("x-pushmesh-routing-key", key),
@@ -164,11 +169,13 @@ impl<S: DedupStore> IngestHandler<S> {
                     recipients: Vec::new(),
                     notification,
                     expires_at_ms,
+                    call: None,
                 };
                 return self.route_push(job, recipients, kind, routed);
             }
             Accepted::Online(e) => routed.presence(
                 shard(&e.app_id, &e.user_id),
+                Lane::Message,
                 PresenceItem::Online {
                     app_id: e.app_id,
                     user_id: e.user_id,
@@ -178,6 +185,7 @@ impl<S: DedupStore> IngestHandler<S> {
             ),
             Accepted::Offline(e) => routed.presence(
                 shard(&e.app_id, &e.user_id),
+                Lane::Message,
                 PresenceItem::Offline {
                     app_id: e.app_id,
                     user_id: e.user_id,
@@ -192,6 +200,8 @@ impl<S: DedupStore> IngestHandler<S> {
                     push_id: e.push_id,
                 },
             ),
+            Accepted::Invite(i) => return self.route_invite(i, routed),
+            Accepted::Cancel(c) => return self.route_cancel(c, routed),
             Accepted::Unbind(e) => routed.registry(
                 shard(&e.app_id, &e.user_id),
                 RegistryItem::Unbind {
@@ -214,20 +224,12 @@ impl<S: DedupStore> IngestHandler<S> {
         kind: &str,
         routed: &mut Routed,
     ) -> Result<(), AmqpError> {
-        let dk = dedup_key(&job.app_id, &job.message_id);
-        let window_ms = self.settings.ingest.dedup_window_s * 1000;
-        let window_start = now_ms().saturating_sub(window_ms);
-        let seen = self
-            .store
-            .seen_since(&dk, window_start)
-            .map_err(AmqpError::stage)?;
-        if seen || !lock(&self.in_flight).insert(dk) {
+        if !self.pass_on(dedup_key(&job.app_id, &job.message_id), routed)? {
             let (app_id, message_id) = (&job.app_id, &job.message_id);
             tracing::info!(%app_id, %message_id, "duplicate message suppressed");
             self.count(kind, "duplicate");
             return Ok(());
         }
-        routed.passed_on.push(dk);
         self.count(kind, "accepted");
         let mut by_shard: BTreeMap<u32, Vec<String>> = BTreeMap::new();
         for r in recipients {
@@ -239,7 +241,7 @@ impl<S: DedupStore> IngestHandler<S> {
                 recipients,
                 ..job.clone()
             };
-            routed.presence(shard, PresenceItem::Job(job));
+            routed.presence(shard, Lane::of(job.call.as_ref()), PresenceItem::Job(job));
         }
         Ok(())
     }

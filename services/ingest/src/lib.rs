@@ -2,8 +2,10 @@
 //! duplicates, and hands per-shard batches to presence (messages, session events) and the
 //! registry (binding events). Bad input goes to `pushmesh.rejected` with its reason.
 
+mod calls;
 mod dedup;
 mod handler;
+mod routed;
 mod startup;
 mod validate;
 

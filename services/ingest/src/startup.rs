@@ -2,7 +2,7 @@
 
 use crate::dedup::{DedupError, DiskDedup};
 use crate::handler::IngestHandler;
-use pushmesh_runtime::amqp::topology;
+use pushmesh_runtime::amqp::topology::{self, Lane};
 use pushmesh_runtime::ops::{ListenError, Ops};
 use pushmesh_runtime::service::Service;
 use pushmesh_runtime::{Settings, Shutdown};
@@ -47,14 +47,17 @@ impl Application {
             &["kind", "result"],
         );
         report_filter_bytes(ops, store.clone());
+        let handler =
+            |lane| IngestHandler::new(lane, settings.clone(), store.clone(), messages.clone());
         service
             .run(|session| {
-                let mut handler =
-                    IngestHandler::new(settings.clone(), store.clone(), messages.clone());
+                let (mut messages, mut calls) = (handler(Lane::Message), handler(Lane::Call));
                 async move {
-                    session
-                        .run_stage(topology::INGEST_QUEUE, &mut handler)
-                        .await
+                    tokio::try_join!(
+                        session.run_stage(topology::INGEST_QUEUE, &mut messages),
+                        session.run_stage(topology::INGEST_CALLS_QUEUE, &mut calls),
+                    )
+                    .map(|_| ())
                 }
             })
             .await

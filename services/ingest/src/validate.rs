@@ -2,12 +2,15 @@
 //! item or a [`Rejection`] that names the problem out. No I/O here.
 
 use pushmesh_contract::public::{
-    routing, BindingEvent, ConversationType, ImMessage, PresenceOffline, PresenceOnline,
+    routing, BindingEvent, ConversationType, ImMessage, PresenceOffline, PresenceOnline, PushConfig,
 };
 use pushmesh_contract::stage::Notification;
 use pushmesh_runtime::settings::{check_id, IngestSettings};
 use serde::de::DeserializeOwned;
 use std::collections::HashSet;
+
+mod call;
+pub use call::{Cancel, Invite};
 
 /// Why a message was refused. The text goes into header `x-pushmesh-error` and always names
 /// the field (or the routing key) at fault.
@@ -35,6 +38,8 @@ pub enum Accepted {
     Offline(PresenceOffline),
     Bind(BindingEvent),
     Unbind(BindingEvent),
+    Invite(call::Invite),
+    Cancel(call::Cancel),
 }
 
 pub struct Validator<'a> {
@@ -74,9 +79,12 @@ impl Validator<'_> {
                     Accepted::Unbind(e)
                 })
             }
+            routing::CALL_INVITE => self.invite(parse(body)?),
+            routing::CALL_CANCEL => self.cancel(parse(body)?),
             other => reject(format!(
                 "routing key `{other}` is not part of the contract (expected im.message, \
-                 presence.online, presence.offline, binding.bind or binding.unbind)"
+                 im.call.invite, im.call.cancel, presence.online, presence.offline, binding.bind \
+                 or binding.unbind)"
             )),
         }
     }
@@ -86,19 +94,13 @@ impl Validator<'_> {
         field("message_id", &m.message_id)?;
         field("conversation_id", &m.conversation_id)?;
         field("sender_id", &m.sender_id)?;
-        if m.recipients.is_empty() {
-            return reject("recipients: must name at least one user");
-        }
-        if m.recipients.len() > self.limits.max_recipients {
-            return reject(format!(
-                "recipients: {} users, at most {} are allowed",
-                m.recipients.len(),
-                self.limits.max_recipients
-            ));
-        }
-        for (i, r) in m.recipients.iter().enumerate() {
-            field(&format!("recipients[{i}]"), r)?;
-        }
+        // The sender never receives a push for its own group message; a user named twice gets one.
+        let (group, sender) = (m.conversation_type == ConversationType::Group, &m.sender_id);
+        let recipients: Vec<String> = self
+            .users("recipients", m.recipients)?
+            .into_iter()
+            .filter(|r| !(group && r == sender))
+            .collect();
         let ttl_s = match m.ttl_s {
             None => self.limits.default_ttl_s,
             Some(0) => return reject("ttl_s: must be at least 1 second"),
@@ -113,6 +115,21 @@ impl Validator<'_> {
         let Some(push) = m.push else {
             return Ok(Accepted::NoPush);
         };
+        let notification = self.push(push)?;
+        if recipients.is_empty() {
+            return Ok(Accepted::NoPush);
+        }
+        Ok(Accepted::Push {
+            app_id: m.app_id,
+            message_id: m.message_id,
+            recipients,
+            notification,
+            ttl_s,
+        })
+    }
+
+    /// A push config as the notification every vendor can carry.
+    fn push(&self, push: PushConfig) -> Result<Notification, Rejection> {
         if push.title.is_empty() && push.content.is_empty() {
             return reject("push: title and content are both empty");
         }
@@ -128,29 +145,34 @@ impl Validator<'_> {
         if let Some(r) = &push.resources_id {
             field("push.resources_id", r)?;
         }
-        // The sender never receives a push for its own group message; a user named twice gets one.
-        let mut seen = HashSet::new();
-        let recipients: Vec<String> = m
-            .recipients
-            .into_iter()
-            .filter(|r| !(m.conversation_type == ConversationType::Group && *r == m.sender_id))
-            .filter(|r| seen.insert(r.clone()))
-            .collect();
-        if recipients.is_empty() {
-            return Ok(Accepted::NoPush);
-        }
-        Ok(Accepted::Push {
-            app_id: m.app_id,
-            message_id: m.message_id,
-            recipients,
-            notification: Notification {
-                title: push.title,
-                content: push.content,
-                payload: push.payload,
-                resources_id: push.resources_id,
-            },
-            ttl_s,
+        Ok(Notification {
+            title: push.title,
+            content: push.content,
+            payload: push.payload,
+            resources_id: push.resources_id,
         })
+    }
+
+    /// A list of users: 1 to `max_recipients`, each a valid id, named once (a repeat dropped).
+    fn users(&self, name: &str, users: Vec<String>) -> Result<Vec<String>, Rejection> {
+        if users.is_empty() {
+            return reject(format!("{name}: must name at least one user"));
+        }
+        if users.len() > self.limits.max_recipients {
+            return reject(format!(
+                "{name}: {} users, at most {} are allowed",
+                users.len(),
+                self.limits.max_recipients
+            ));
+        }
+        for (i, u) in users.iter().enumerate() {
+            field(&format!("{name}[{i}]"), u)?;
+        }
+        let mut seen = HashSet::new();
+        Ok(users
+            .into_iter()
+            .filter(|u| seen.insert(u.clone()))
+            .collect())
     }
 
     fn app(&self, app_id: &str) -> Result<(), Rejection> {

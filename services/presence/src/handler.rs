@@ -6,9 +6,10 @@ use prometheus::{IntCounterVec, IntGaugeVec};
 use pushmesh_contract::public::{Outcome, OutcomeStatus};
 use pushmesh_contract::stage::{Batch, PresenceItem, PushJob, RegistryItem};
 use pushmesh_contract::{codec, now_ms};
-use pushmesh_runtime::amqp::topology::{self, ERROR_HEADER, MESSAGE_ID_HEADER};
+use pushmesh_runtime::amqp::topology::{self, Lane, ERROR_HEADER, MESSAGE_ID_HEADER};
 use pushmesh_runtime::amqp::{AmqpError, Delivery, Outgoing, StageHandler, Work};
 use pushmesh_runtime::Settings;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 pub struct PresenceHandler {
@@ -38,21 +39,16 @@ impl PresenceHandler {
     fn job(
         &self,
         sessions: &Sessions,
-        job: PushJob,
+        mut job: PushJob,
         now: u64,
-        offline: &mut Vec<RegistryItem>,
+        offline: &mut BTreeMap<Lane, Vec<RegistryItem>>,
         out: &mut Vec<Outgoing>,
     ) {
         let expired = job.expires_at_ms <= now;
         let (mut online_users, mut offline_users) = (Vec::new(), Vec::new());
-        for user in job.recipients {
+        for user in std::mem::take(&mut job.recipients) {
             if expired {
-                out.push(outcome(
-                    &job.app_id,
-                    &job.message_id,
-                    &user,
-                    OutcomeStatus::Expired,
-                ));
+                out.push(outcome(&job, &user, OutcomeStatus::Expired));
                 self.recipients.with_label_values(&["expired"]).inc();
             } else if sessions.is_online(&job.app_id, &user, now) {
                 online_users.push(user);
@@ -62,30 +58,30 @@ impl PresenceHandler {
         }
         for user in online_users {
             self.recipients.with_label_values(&["online"]).inc();
-            out.push(outcome(
-                &job.app_id,
-                &job.message_id,
-                &user,
-                OutcomeStatus::Online,
-            ));
+            out.push(outcome(&job, &user, OutcomeStatus::Online));
         }
         if !offline_users.is_empty() {
             self.recipients
                 .with_label_values(&["offline"])
                 .inc_by(offline_users.len() as u64);
-            offline.push(RegistryItem::Job(PushJob {
-                recipients: offline_users,
-                ..job
-            }));
+            let lane = Lane::of(job.call.as_ref());
+            offline
+                .entry(lane)
+                .or_default()
+                .push(RegistryItem::Job(PushJob {
+                    recipients: offline_users,
+                    ..job
+                }));
         }
     }
 }
 
-fn outcome(app_id: &str, message_id: &str, user: &str, status: OutcomeStatus) -> Outgoing {
-    let o = Outcome::recipient(app_id, message_id, user, status);
+fn outcome(job: &PushJob, user: &str, status: OutcomeStatus) -> Outgoing {
+    let o =
+        Outcome::recipient(&job.app_id, &job.message_id, user, status).of_call(job.call.as_ref());
     let body = serde_json::to_vec(&o).expect("outcomes serialize");
     Outgoing::json(topology::OUTCOMES_EXCHANGE, o.routing_key(), body)
-        .with_header(MESSAGE_ID_HEADER, message_id)
+        .with_header(MESSAGE_ID_HEADER, job.message_id.as_str())
 }
 
 impl StageHandler for PresenceHandler {
@@ -93,7 +89,7 @@ impl StageHandler for PresenceHandler {
         let now = now_ms();
         let max_ttl_ms = self.settings.presence.max_session_ttl_s * 1000;
         let mut out = Vec::new();
-        let mut offline = Vec::new();
+        let mut offline = BTreeMap::new();
         let sessions = self.sessions.clone();
         let mut sessions = sessions
             .lock()
@@ -133,14 +129,11 @@ impl StageHandler for PresenceHandler {
                 }
             }
         }
-        if !offline.is_empty() {
+        for (lane, items) in offline {
             // Presence and registry share the sharding, so our shard's users live in the
             // registry shard with the same number.
-            let queue = topology::registry_queue(self.settings.presence.shard);
-            out.push(Outgoing::to_queue(
-                queue,
-                codec::encode(&Batch { items: offline }),
-            ));
+            let queue = topology::registry_queue(self.settings.presence.shard, lane);
+            out.push(Outgoing::to_queue(queue, codec::encode(&Batch { items })));
         }
         if now.saturating_sub(self.last_sweep_ms) > 10_000 {
             self.last_sweep_ms = now;

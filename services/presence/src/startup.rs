@@ -2,7 +2,7 @@
 
 use crate::handler::PresenceHandler;
 use crate::sessions::Sessions;
-use pushmesh_runtime::amqp::topology;
+use pushmesh_runtime::amqp::topology::{self, Lane};
 use pushmesh_runtime::ops::{ListenError, Ops};
 use pushmesh_runtime::service::Service;
 use pushmesh_runtime::{Settings, Shutdown};
@@ -38,17 +38,23 @@ impl Application {
         let sessions_gauge = ops.gauge("presence_sessions", "Online sessions held.", &[]);
         // Sessions outlive a broker session: a reconnect must not forget who is online.
         let sessions = Arc::new(Mutex::new(Sessions::default()));
-        let queue = topology::presence_queue(settings.presence.shard);
+        let shard = settings.presence.shard;
+        let handler = || {
+            let (recipients, gauge) = (recipients.clone(), sessions_gauge.clone());
+            PresenceHandler::new(settings.clone(), sessions.clone(), recipients, gauge)
+        };
         self.service
             .run(|session| {
-                let mut handler = PresenceHandler::new(
-                    settings.clone(),
-                    sessions.clone(),
-                    recipients.clone(),
-                    sessions_gauge.clone(),
-                );
-                let queue = queue.clone();
-                async move { session.run_stage(&queue, &mut handler).await }
+                let (mut messages, mut calls) = (handler(), handler());
+                async move {
+                    let queue = |lane| topology::presence_queue(shard, lane);
+                    let (message_queue, call_queue) = (queue(Lane::Message), queue(Lane::Call));
+                    tokio::try_join!(
+                        session.run_stage(&message_queue, &mut messages),
+                        session.run_stage(&call_queue, &mut calls),
+                    )
+                    .map(|_| ())
+                }
             })
             .await
     }

@@ -6,7 +6,9 @@ use prometheus::IntCounterVec;
 use pushmesh_contract::public::{Outcome, OutcomeStatus};
 use pushmesh_contract::stage::{Batch, DevicePush, PushJob, RegistryItem, MAX_PUSHES_PER_MESSAGE};
 use pushmesh_contract::{codec, Vendor};
-use pushmesh_runtime::amqp::topology::{self, ERROR_HEADER, MESSAGE_ID_HEADER, TOKEN_GEN_HEADER};
+use pushmesh_runtime::amqp::topology::{
+    self, Lane, ERROR_HEADER, MESSAGE_ID_HEADER, TOKEN_GEN_HEADER,
+};
 use pushmesh_runtime::amqp::{
     blocking_commit, AmqpError, Commit, Delivery, Handled, Outgoing, StageHandler, Work,
 };
@@ -72,7 +74,7 @@ impl ResolveHandler {
         &self,
         item: RegistryItem,
         run: &mut Vec<PushJob>,
-        pushes: &mut BTreeMap<Vendor, Vec<DevicePush>>,
+        pushes: &mut BTreeMap<(Vendor, Lane), Vec<DevicePush>>,
         out: &mut Vec<Outgoing>,
     ) -> Result<bool, StoreError> {
         let (event, result) = match item {
@@ -119,7 +121,7 @@ impl ResolveHandler {
     fn resolve(
         &self,
         jobs: Vec<PushJob>,
-        pushes: &mut BTreeMap<Vendor, Vec<DevicePush>>,
+        pushes: &mut BTreeMap<(Vendor, Lane), Vec<DevicePush>>,
         out: &mut Vec<Outgoing>,
     ) -> Result<(), StoreError> {
         if jobs.is_empty() {
@@ -147,7 +149,7 @@ impl ResolveHandler {
         job: &PushJob,
         user: &str,
         devices: Vec<Device>,
-        pushes: &mut BTreeMap<Vendor, Vec<DevicePush>>,
+        pushes: &mut BTreeMap<(Vendor, Lane), Vec<DevicePush>>,
         out: &mut Vec<Outgoing>,
     ) {
         if devices.is_empty() {
@@ -155,7 +157,8 @@ impl ResolveHandler {
                 .recipients
                 .with_label_values(&["no_device"])
                 .inc();
-            let o = Outcome::recipient(&job.app_id, &job.message_id, user, OutcomeStatus::NoDevice);
+            let o = Outcome::recipient(&job.app_id, &job.message_id, user, OutcomeStatus::NoDevice)
+                .of_call(job.call.as_ref());
             out.push(
                 Outgoing::json(
                     topology::OUTCOMES_EXCHANGE,
@@ -167,22 +170,28 @@ impl ResolveHandler {
             return;
         }
         self.metrics.recipients.with_label_values(&["device"]).inc();
+        let lane = Lane::of(job.call.as_ref());
         for device in devices {
-            pushes.entry(device.vendor).or_default().push(DevicePush {
-                app_id: job.app_id.clone(),
-                message_id: job.message_id.clone(),
-                user_id: user.to_owned(),
-                push_id: device.push_id,
-                vendor: device.vendor,
-                token: device.token,
-                token_gen: device.token_gen,
-                package: device.package,
-                notification: job.notification.clone(),
-                expires_at_ms: job.expires_at_ms,
-                attempt: 0,
-                not_before_ms: 0,
-                replays: 0,
-            });
+            pushes
+                .entry((device.vendor, lane))
+                .or_default()
+                .push(DevicePush {
+                    app_id: job.app_id.clone(),
+                    message_id: job.message_id.clone(),
+                    user_id: user.to_owned(),
+                    push_id: device.push_id,
+                    vendor: device.vendor,
+                    token: device.token,
+                    token_gen: device.token_gen,
+                    package: device.package,
+                    notification: job.notification.clone(),
+                    expires_at_ms: job.expires_at_ms,
+                    attempt: 0,
+                    not_before_ms: 0,
+                    replays: 0,
+                    call: job.call.clone(),
+                    voip: false,
+                });
         }
     }
 }
@@ -197,7 +206,7 @@ impl StageHandler for ResolveHandler {
     async fn handle(&mut self, batch: &[Delivery]) -> Result<Work, AmqpError> {
         let mut out = Vec::new();
         let mut wrote = false;
-        let mut pushes: BTreeMap<Vendor, Vec<DevicePush>> = BTreeMap::new();
+        let mut pushes: BTreeMap<(Vendor, Lane), Vec<DevicePush>> = BTreeMap::new();
         // Jobs are resolved in runs, a run before the binding event after it is applied: each
         // job sees exactly the bindings that came before it, and a run costs one store read.
         let mut run = Vec::new();
@@ -215,7 +224,7 @@ impl StageHandler for ResolveHandler {
         }
         self.resolve(run, &mut pushes, &mut out)
             .map_err(AmqpError::stage)?;
-        for (vendor, list) in pushes {
+        for ((vendor, lane), list) in pushes {
             self.metrics
                 .pushes
                 .with_label_values(&[vendor.as_str()])
@@ -224,7 +233,10 @@ impl StageHandler for ResolveHandler {
                 let body = codec::encode(&Batch {
                     items: chunk.to_vec(),
                 });
-                out.push(Outgoing::to_queue(topology::dispatch_queue(vendor), body));
+                out.push(Outgoing::to_queue(
+                    topology::dispatch_queue(vendor, lane),
+                    body,
+                ));
             }
         }
         // Binding changes are durable before the events are acked. Pushes resolved with them
@@ -309,6 +321,7 @@ mod tests {
             recipients: recipients.iter().map(|r| r.to_string()).collect(),
             notification: Notification::default(),
             expires_at_ms: u64::MAX,
+            call: None,
         })
     }
 

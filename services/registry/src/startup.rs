@@ -4,7 +4,7 @@ use crate::api::{self, ApiState};
 use crate::handler::{InvalidTokenHandler, Metrics, ResolveHandler};
 use crate::store::{self, DeviceStore, StoreError};
 use actix_web::web;
-use pushmesh_runtime::amqp::topology;
+use pushmesh_runtime::amqp::topology::{self, Lane};
 use pushmesh_runtime::ops::{ListenError, Ops};
 use pushmesh_runtime::service::Service;
 use pushmesh_runtime::{Settings, SettingsError, Shutdown};
@@ -63,21 +63,24 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Application { service, store } = self;
         let metrics = Metrics::new(service.ops());
-        let queue = topology::registry_queue(service.settings().registry.shard);
+        let shard = service.settings().registry.shard;
+        let resolve = || ResolveHandler {
+            store: store.clone(),
+            metrics: metrics.clone(),
+        };
         let result = service
             .run(|session| {
-                let mut resolve = ResolveHandler {
-                    store: store.clone(),
-                    metrics: metrics.clone(),
-                };
+                let (mut messages, mut calls) = (resolve(), resolve());
                 let mut invalid = InvalidTokenHandler {
                     store: store.clone(),
                     metrics: metrics.clone(),
                 };
-                let queue = queue.clone();
                 async move {
+                    let queue = |lane| topology::registry_queue(shard, lane);
+                    let (message_queue, call_queue) = (queue(Lane::Message), queue(Lane::Call));
                     tokio::try_join!(
-                        session.run_stage(&queue, &mut resolve),
+                        session.run_stage(&message_queue, &mut messages),
+                        session.run_stage(&call_queue, &mut calls),
                         session.run_stage(topology::INVALID_TOKENS_QUEUE, &mut invalid),
                     )
                     .map(|_| ())

@@ -7,7 +7,7 @@
 use serde::{de::DeserializeOwned, Serialize};
 
 /// The format every stage writes today.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
@@ -60,6 +60,7 @@ mod tests {
                 resources_id: None,
             },
             expires_at_ms: 42,
+            call: None,
         }
     }
 

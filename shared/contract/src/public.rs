@@ -11,6 +11,8 @@ pub mod routing {
     pub const PRESENCE_OFFLINE: &str = "presence.offline";
     pub const BINDING_BIND: &str = "binding.bind";
     pub const BINDING_UNBIND: &str = "binding.unbind";
+    pub const CALL_INVITE: &str = "im.call.invite";
+    pub const CALL_CANCEL: &str = "im.call.cancel";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +35,50 @@ pub struct ImMessage {
     pub push: Option<PushConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_s: Option<u64>,
+}
+
+/// `im.call.invite`: ring the offline invitees' phones for up to `timeout_s`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallInvite {
+    pub app_id: String,
+    pub call_id: String,
+    pub inviter_id: String,
+    pub invitees: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_s: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push: Option<PushConfig>,
+}
+
+/// `im.call.cancel`: the invitation ended for `invitees` (all of them when absent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallCancel {
+    pub app_id: String,
+    pub call_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitees: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push: Option<PushConfig>,
+}
+
+/// Which push of a call: the ringing invitation, the message that stops a ringing phone after
+/// a cancel, or the "missed call" notification a cancel may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallEvent {
+    Invite,
+    Cancel,
+    Missed,
+}
+
+impl CallEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallEvent::Invite => "invite",
+            CallEvent::Cancel => "cancel",
+            CallEvent::Missed => "missed",
+        }
+    }
 }
 
 /// What the notification says. No push config on a message means no push.
@@ -87,6 +133,11 @@ pub struct Outcome {
     pub vendor_message_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The call a call push belongs to (its `message_id` is the call id too), and which push.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_event: Option<CallEvent>,
     pub at_ms: u64,
 }
 
@@ -102,8 +153,19 @@ impl Outcome {
             status,
             vendor_message_id: None,
             detail: None,
+            call_id: None,
+            call_event: None,
             at_ms: crate::now_ms(),
         }
+    }
+
+    /// The same outcome, of a push of `call`.
+    pub fn of_call(mut self, call: Option<&crate::stage::CallRef>) -> Self {
+        if let Some(c) = call {
+            self.call_id = Some(c.call_id.clone());
+            self.call_event = Some(c.event);
+        }
+        self
     }
 
     pub fn routing_key(&self) -> String {
@@ -132,6 +194,8 @@ pub enum OutcomeStatus {
     Online,
     /// The recipient has no bound device.
     NoDevice,
+    /// The call ended (cancelled, answered elsewhere, rejected) before the push was sent.
+    Cancelled,
 }
 
 impl OutcomeStatus {
@@ -144,6 +208,7 @@ impl OutcomeStatus {
             OutcomeStatus::Failed => "failed",
             OutcomeStatus::Online => "online",
             OutcomeStatus::NoDevice => "no_device",
+            OutcomeStatus::Cancelled => "cancelled",
         }
     }
 }

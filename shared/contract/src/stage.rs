@@ -2,8 +2,17 @@
 //! the broker's cost is per message, so one AMQP message carries many items.
 //! No `skip_serializing_if` or untagged enums here: bincode is not self-describing.
 
+use crate::public::CallEvent;
 use crate::Vendor;
 use serde::{Deserialize, Serialize};
+
+/// The call a push belongs to, and which of its pushes it is. A call's pushes travel in the
+/// call lane (queues of their own at every stage), so no message push holds them up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallRef {
+    pub call_id: String,
+    pub event: CallEvent,
+}
 
 /// The text of a notification, as validated by ingest.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +32,8 @@ pub struct PushJob {
     pub notification: Notification,
     /// After this instant the push is worthless and is dropped as `expired`.
     pub expires_at_ms: u64,
+    /// Set for a call's pushes (`message_id` is then the call id).
+    pub call: Option<CallRef>,
 }
 
 /// What presence consumes, in publish order: session events and jobs share one queue per shard,
@@ -83,6 +94,28 @@ pub struct DevicePush {
     /// Times an operator replayed this push from the parked queue: a replayed push is a new
     /// send, not a duplicate of the one that failed.
     pub replays: u32,
+    /// Set for a call's pushes.
+    pub call: Option<CallRef>,
+    /// The token is the device's VoIP token (APNs PushKit), not its alert token.
+    pub voip: bool,
+}
+
+impl DevicePush {
+    /// Which push of a call this is, if it is one.
+    pub fn call_event(&self) -> Option<CallEvent> {
+        self.call.as_ref().map(|c| c.event)
+    }
+}
+
+/// A call that ended, told to every dispatcher: none of its pushes to `invitees` (all when
+/// None) may be sent after this, and those already sent are withdrawn. Remembered until
+/// `until_ms`, when the call would have timed out anyway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallEnded {
+    pub app_id: String,
+    pub call_id: String,
+    pub invitees: Option<Vec<String>>,
+    pub until_ms: u64,
 }
 
 /// Most device pushes in one message to a dispatcher: the largest vendor request (1000 tokens

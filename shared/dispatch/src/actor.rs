@@ -44,9 +44,10 @@ pub struct VendorActor<V: VendorApi> {
     breaker: Breaker,
     credential: Option<Credential>,
     authorizing: bool,
-    waiting: VecDeque<Waiting>,
-    /// Requests sent and not yet answered.
+    waiting: Waiting,
+    /// Requests sent and not yet answered, of messages and of calls: each up to `concurrency`.
     out: usize,
+    calls_out: usize,
     concurrency: usize,
     /// Half-open, one request (the probe) is out at a time.
     probe_out: bool,
@@ -61,9 +62,44 @@ pub struct VendorActor<V: VendorApi> {
 #[rtype(result = "Option<(Vec<DevicePush>, Vec<Attempt>)>")]
 pub struct SendRequest(pub Vec<DevicePush>);
 
-/// A request waiting for its turn, or out at the vendor.
+/// The requests waiting for their turn: calls first, then messages, each in arrival order.
+#[derive(Default)]
 struct Waiting {
+    calls: VecDeque<Pending>,
+    messages: VecDeque<Pending>,
+}
+
+impl Waiting {
+    /// Whether the request that goes next is a call's; None when nothing waits.
+    fn next_is_call(&self) -> Option<bool> {
+        match (self.calls.is_empty(), self.messages.is_empty()) {
+            (false, _) => Some(true),
+            (true, false) => Some(false),
+            (true, true) => None,
+        }
+    }
+
+    /// The queue whose head goes next.
+    fn next(&mut self) -> &mut VecDeque<Pending> {
+        match self.calls.is_empty() {
+            false => &mut self.calls,
+            true => &mut self.messages,
+        }
+    }
+
+    fn lane(&mut self, call: bool) -> &mut VecDeque<Pending> {
+        match call {
+            true => &mut self.calls,
+            false => &mut self.messages,
+        }
+    }
+}
+
+/// A request waiting for its turn, or out at the vendor.
+struct Pending {
     pushes: Vec<DevicePush>,
+    /// A call's: it goes before every message, and an open breaker does not hold it.
+    call: bool,
     reply: oneshot::Sender<(Vec<DevicePush>, Vec<Attempt>)>,
     held: Held,
     /// Of `pushes`, how many are sent: the rest are over today's quota (None: not counted yet).
@@ -73,7 +109,7 @@ struct Waiting {
     reauthorized: bool,
 }
 
-impl Waiting {
+impl Pending {
     fn sent(&self) -> &[DevicePush] {
         &self.pushes[..self.granted.unwrap_or(self.pushes.len())]
     }
@@ -92,7 +128,7 @@ impl Waiting {
 #[derive(Message)]
 #[rtype(result = "()")]
 struct Answered {
-    request: Waiting,
+    request: Pending,
     credential: String,
     answer: Answer,
     probe: bool,
@@ -114,8 +150,9 @@ impl<V: VendorApi> VendorActor<V> {
             breaker: settings.breaker,
             credential: None,
             authorizing: false,
-            waiting: VecDeque::new(),
+            waiting: Waiting::default(),
             out: 0,
+            calls_out: 0,
             concurrency: settings.concurrency.max(1),
             probe_out: false,
             wake: None,
@@ -135,15 +172,21 @@ impl<V: VendorApi> VendorActor<V> {
         }
     }
 
-    /// Sends every waiting request that may go now, in order; stops at the first that may not,
-    /// and comes back when whatever holds it changes (an answer, a credential, a timer).
+    /// Sends every waiting request that may go now, calls first; stops at the first that may
+    /// not, and comes back when whatever holds it changes (an answer, a credential, a timer).
     fn pump(&mut self, ctx: &mut Context<Self>) {
-        while !self.waiting.is_empty() {
-            if let Some(wait) = self.breaker.wait(Instant::now()) {
-                self.defer_waiting(wait);
-                return;
+        while let Some(call) = self.waiting.next_is_call() {
+            let open = self.breaker.wait(Instant::now());
+            if let Some(wait) = open {
+                self.defer_messages(wait);
             }
-            if self.out >= self.concurrency || (self.breaker.probing() && self.probe_out) {
+            // While the breaker is not closed, one request at a time goes out, as a probe. A
+            // call may be that probe even while it is open: a ringing phone cannot wait out a
+            // cool-down.
+            let probing = open.is_some() || self.breaker.probing();
+            let out = if call { self.calls_out } else { self.out };
+            let held = (open.is_some() && !call) || (probing && self.probe_out);
+            if held || out >= self.concurrency {
                 return;
             }
             let Some(credential) = self.credential.as_ref().filter(|c| c.is_valid(now_ms())) else {
@@ -154,20 +197,20 @@ impl<V: VendorApi> VendorActor<V> {
             if !self.count_quota() {
                 continue;
             }
-            let head = self.waiting.front_mut().expect("not empty");
+            let head = self.waiting.next().front_mut().expect("not empty");
             if let Err(wait) = self.limits.try_acquire(head.sent().len(), &mut head.held) {
                 self.wake_in(wait, ctx);
                 return;
             }
-            let request = self.waiting.pop_front().expect("not empty");
-            self.spawn_send(request, token, ctx);
+            let request = self.waiting.next().pop_front().expect("not empty");
+            self.spawn_send(request, token, probing, ctx);
         }
     }
 
-    /// Counts the first waiting request's pushes against today's quota, once; false if none of
+    /// Counts the next waiting request's pushes against today's quota, once; false if none of
     /// them may go today (it is answered at once and leaves the queue).
     fn count_quota(&mut self) -> bool {
-        let head = self.waiting.front_mut().expect("not empty");
+        let head = self.waiting.next().front_mut().expect("not empty");
         let (Some(quota), None) = (self.quota.as_mut(), head.granted) else {
             return true;
         };
@@ -179,15 +222,23 @@ impl<V: VendorApi> VendorActor<V> {
             head.over_quota = Some(Attempt::Defer { wait, detail });
         }
         if granted == 0 {
-            let head = self.waiting.pop_front().expect("not empty");
+            let head = self.waiting.next().pop_front().expect("not empty");
             head.answer(Vec::new());
         }
         granted > 0
     }
 
-    fn spawn_send(&mut self, request: Waiting, credential: String, ctx: &mut Context<Self>) {
-        self.out += 1;
-        let probe = self.breaker.probing();
+    fn spawn_send(
+        &mut self,
+        request: Pending,
+        credential: String,
+        probe: bool,
+        ctx: &mut Context<Self>,
+    ) {
+        match request.call {
+            true => self.calls_out += 1,
+            false => self.out += 1,
+        }
         self.probe_out |= probe;
         let (api, me) = (self.api.clone(), ctx.address());
         // Every log line of this request carries the ids, so one push can be followed from
@@ -235,11 +286,12 @@ impl<V: VendorApi> VendorActor<V> {
         }
     }
 
-    /// The breaker is open: nothing waiting is sent; each push waits in the broker for the
-    /// cool-down instead (no attempt used), and other apps' pushes are not held up behind it.
-    fn defer_waiting(&mut self, wait: Duration) {
+    /// The breaker is open: no message's request is sent; each push waits in the broker for
+    /// the cool-down instead (no attempt used), and other apps' pushes are not held up behind
+    /// it.
+    fn defer_messages(&mut self, wait: Duration) {
         let detail = "circuit open: the vendor endpoint is failing".to_owned();
-        for request in std::mem::take(&mut self.waiting) {
+        for request in std::mem::take(&mut self.waiting.messages) {
             let n = request.sent().len();
             let defer = Attempt::Defer {
                 wait,
@@ -250,7 +302,7 @@ impl<V: VendorApi> VendorActor<V> {
     }
 
     /// A request's final answer: the breaker learns from it, then the requester gets it.
-    fn finish(&mut self, request: Waiting, mut attempts: Vec<Attempt>, probe: bool) {
+    fn finish(&mut self, request: Pending, mut attempts: Vec<Attempt>, probe: bool) {
         let n = request.sent().len();
         if attempts.len() != n {
             let detail = "vendor client answered for the wrong number of pushes";
@@ -304,7 +356,9 @@ impl<V: VendorApi> Handler<SendRequest> for VendorActor<V> {
 
     fn handle(&mut self, msg: SendRequest, ctx: &mut Context<Self>) -> Self::Result {
         let (reply, answered) = oneshot::channel();
-        self.waiting.push_back(Waiting {
+        let call = msg.0.first().is_some_and(|p| p.call.is_some());
+        self.waiting.lane(call).push_back(Pending {
+            call,
             pushes: msg.0,
             reply,
             held: Held::default(),
@@ -322,7 +376,10 @@ impl<V: VendorApi> Handler<Answered> for VendorActor<V> {
     type Result = ();
 
     fn handle(&mut self, msg: Answered, ctx: &mut Context<Self>) {
-        self.out -= 1;
+        match msg.request.call {
+            true => self.calls_out -= 1,
+            false => self.out -= 1,
+        }
         if msg.probe {
             self.probe_out = false;
         }
@@ -343,7 +400,7 @@ impl<V: VendorApi> Handler<Answered> for VendorActor<V> {
                 }
                 request.reauthorized = true;
                 request.held = Held::default();
-                self.waiting.push_front(request);
+                self.waiting.lane(request.call).push_front(request);
             }
         }
         self.pump(ctx);
@@ -369,7 +426,8 @@ impl<V: VendorApi> Handler<Authorized> for VendorActor<V> {
                     true => Attempt::Rejected { detail },
                     false => Attempt::retry(detail),
                 };
-                for request in std::mem::take(&mut self.waiting) {
+                let Waiting { calls, messages } = std::mem::take(&mut self.waiting);
+                for request in calls.into_iter().chain(messages) {
                     let n = request.sent().len();
                     self.finish(request, vec![attempt.clone(); n], false);
                 }

@@ -11,7 +11,7 @@ use crate::sent::{DiskSent, SentStore};
 use crate::support::{check_urls, http_client};
 use crate::{DispatchHandler, DispatchMetrics, VendorActor, VendorApi, VendorEnv};
 use actix::{Actor, Addr};
-use pushmesh_runtime::amqp::topology;
+use pushmesh_runtime::amqp::topology::{self, Lane};
 use pushmesh_runtime::ops::{ListenError, Ops};
 use pushmesh_runtime::service::Service;
 use pushmesh_runtime::{Settings, SettingsError, Shutdown};
@@ -128,18 +128,24 @@ impl<V: VendorApi> Application<V> {
         let metrics = DispatchMetrics::new(service.ops());
         let actors = start_actors(clients, &settings, &sent, service.ops());
         let policy = RetryPolicy::from_settings(&settings.dispatch);
-        let queue = topology::dispatch_queue(V::VENDOR);
+        let call_tiers = topology::retry_tiers(&settings, Lane::Call);
+        let handler = || {
+            let (actors, sent, metrics) = (actors.clone(), sent.clone(), metrics.clone());
+            let (policy, call_tiers) = (policy.clone(), call_tiers.clone());
+            DispatchHandler::new(V::VENDOR, actors, sent, policy, call_tiers, metrics)
+        };
         let result = service
             .run(|session| {
-                let mut handler = DispatchHandler::new(
-                    V::VENDOR,
-                    actors.clone(),
-                    sent.clone(),
-                    policy.clone(),
-                    metrics.clone(),
-                );
-                let queue = queue.clone();
-                async move { session.run_stage(&queue, &mut handler).await }
+                let (mut messages, mut calls) = (handler(), handler());
+                async move {
+                    let queue = |lane| topology::dispatch_queue(V::VENDOR, lane);
+                    let (message_queue, call_queue) = (queue(Lane::Message), queue(Lane::Call));
+                    tokio::try_join!(
+                        session.run_stage(&message_queue, &mut messages),
+                        session.run_stage(&call_queue, &mut calls),
+                    )
+                    .map(|_| ())
+                }
             })
             .await;
         if let Err(e) = sent.flush() {

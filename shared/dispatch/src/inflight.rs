@@ -2,12 +2,14 @@
 //! push in two batches at once (an upstream stage published it twice) is sent by the first:
 //! the later batch is acked only after the first one, so if that one fails both come back.
 
+use pushmesh_contract::public::CallEvent;
 use pushmesh_contract::stage::DevicePush;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// A push's identity: app, message, device and replay count (a replay is a new send).
-type PushKey = (String, String, String, u32);
+/// A push's identity: app, message, device, replay count (a replay is a new send) and call
+/// event.
+type PushKey = (String, String, String, u32, Option<CallEvent>);
 
 #[derive(Clone, Default)]
 pub(crate) struct InFlight(Arc<Mutex<HashSet<PushKey>>>);
@@ -37,6 +39,7 @@ impl Claim {
             push.message_id.clone(),
             push.push_id.clone(),
             push.replays,
+            push.call_event(),
         );
         let fresh = lock(&self.set.0).insert(key.clone());
         if fresh {

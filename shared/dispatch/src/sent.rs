@@ -61,9 +61,9 @@ pub struct DiskSent {
     settled: RecentIds,
 }
 
-/// The push's expiry, then a hash of app, message, device and the replay count (a replayed
-/// push is a new send). Expiry first keeps writes near the end of the table, where the cache
-/// holds them, rather than on a random page each.
+/// The push's expiry, then a hash of app, message, device, the replay count (a replayed push is
+/// a new send) and, for a call, which of its pushes. Expiry first keeps writes near the end of
+/// the table, where the cache holds them, rather than on a random page each.
 fn key(p: &DevicePush) -> [u8; 24] {
     let mut k = [0; 24];
     k[..8].copy_from_slice(&p.expires_at_ms.to_be_bytes());
@@ -72,6 +72,7 @@ fn key(p: &DevicePush) -> [u8; 24] {
         p.message_id.as_bytes(),
         p.push_id.as_bytes(),
         &p.replays.to_be_bytes(),
+        p.call_event().map_or("", |e| e.as_str()).as_bytes(),
     ]));
     k
 }
@@ -191,6 +192,8 @@ mod tests {
             attempt: 0,
             not_before_ms: 0,
             replays: 0,
+            call: None,
+            voip: false,
         }
     }
 

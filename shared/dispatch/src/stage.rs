@@ -16,11 +16,11 @@ use crate::sent::{SentStore, Settled};
 use crate::{Attempt, VendorActor, VendorApi};
 use actix::Addr;
 use prometheus::IntCounterVec;
-use pushmesh_contract::public::{Outcome, OutcomeStatus};
+use pushmesh_contract::public::{CallEvent, Outcome, OutcomeStatus};
 use pushmesh_contract::stage::{Batch, DevicePush};
 use pushmesh_contract::{codec, now_ms, Vendor};
 use pushmesh_runtime::amqp::topology::{
-    self, ERROR_HEADER, MESSAGE_ID_HEADER, PUSH_ID_HEADER, TOKEN_GEN_HEADER,
+    self, Lane, ERROR_HEADER, MESSAGE_ID_HEADER, PUSH_ID_HEADER, TOKEN_GEN_HEADER,
 };
 use pushmesh_runtime::amqp::{
     blocking_commit, AmqpError, Commit, Delivery, Handled, Outgoing, StageHandler, Work,
@@ -75,9 +75,14 @@ struct Shared<V: VendorApi> {
     sent: Arc<dyn SentStore>,
     /// Pushes some batch in flight is sending.
     sending: InFlight,
+    /// The call lane's delay tiers, in seconds.
+    call_tiers: Vec<u64>,
     policy: RetryPolicy,
     metrics: DispatchMetrics,
 }
+
+/// App, message and call event: what one vendor request may mix no more than.
+type RequestKey = (String, String, Option<CallEvent>);
 
 /// Everything one batch produces.
 #[derive(Default)]
@@ -95,6 +100,7 @@ impl<V: VendorApi> DispatchHandler<V> {
         actors: HashMap<String, (Addr<VendorActor<V>>, usize)>,
         sent: Arc<dyn SentStore>,
         policy: RetryPolicy,
+        call_tiers: Vec<u64>,
         metrics: DispatchMetrics,
     ) -> Self {
         let shared = Shared {
@@ -102,6 +108,7 @@ impl<V: VendorApi> DispatchHandler<V> {
             actors,
             sent,
             sending: InFlight::default(),
+            call_tiers,
             policy,
             metrics,
         };
@@ -143,8 +150,11 @@ impl<V: VendorApi> Shared<V> {
             status: s.status,
             vendor_message_id: s.vendor_message_id.clone(),
             detail: s.detail.clone(),
+            call_id: None,
+            call_event: None,
             at_ms: now_ms(),
-        };
+        }
+        .of_call(push.call.as_ref());
         let body = serde_json::to_vec(&o).expect("outcomes serialize");
         Outgoing::json(topology::OUTCOMES_EXCHANGE, o.routing_key(), body)
             .with_header(MESSAGE_ID_HEADER, push.message_id.as_str())
@@ -187,7 +197,8 @@ impl<V: VendorApi> Shared<V> {
         now: u64,
         o: &mut Outputs,
     ) -> Result<(Vec<Vec<DevicePush>>, Claim), AmqpError> {
-        let mut groups: BTreeMap<(String, String), Vec<DevicePush>> = BTreeMap::new();
+        // One request carries pushes of one app, one message and (for calls) one event.
+        let mut groups: BTreeMap<RequestKey, Vec<DevicePush>> = BTreeMap::new();
         let mut taken = self.sending.claim();
         for d in batch {
             let items = match codec::decode::<Batch<DevicePush>>(&d.data) {
@@ -233,16 +244,18 @@ impl<V: VendorApi> Shared<V> {
                     let detail = format!("app `{}` has no {} settings", push.app_id, self.vendor);
                     self.finish(o, push, OutcomeStatus::Rejected, None, Some(detail));
                 } else {
-                    groups
-                        .entry((push.app_id.clone(), push.message_id.clone()))
-                        .or_default()
-                        .push(push);
+                    let key = (
+                        push.app_id.clone(),
+                        push.message_id.clone(),
+                        push.call_event(),
+                    );
+                    groups.entry(key).or_default().push(push);
                 }
             }
         }
         let requests = groups
             .into_iter()
-            .flat_map(|((app, _), g)| {
+            .flat_map(|((app, _, _), g)| {
                 let max = self.actors.get(&app).map_or(1, |(_, max)| *max);
                 g.chunks(max)
                     .map(<[DevicePush]>::to_vec)
@@ -323,10 +336,14 @@ impl<V: VendorApi> Shared<V> {
             ..
         } = o;
         for (tier, items) in waits {
-            out.push(Outgoing::to_queue(
-                topology::retry_queue(self.vendor, tier.as_secs()),
-                codec::encode(&Batch { items }),
-            ));
+            let (calls, messages): (Vec<_>, Vec<_>) =
+                items.into_iter().partition(|p| p.call.is_some());
+            for (lane, items) in [(Lane::Message, messages), (Lane::Call, calls)] {
+                if !items.is_empty() {
+                    let queue = self.retry_queue(lane, tier.as_secs());
+                    out.push(Outgoing::to_queue(queue, codec::encode(&Batch { items })));
+                }
+            }
         }
         if !parked.is_empty() {
             out.push(
@@ -338,6 +355,20 @@ impl<V: VendorApi> Shared<V> {
             );
         }
         out
+    }
+
+    /// The delay queue of `lane` for a wait of `seconds`: the call lane's tiers stop at the
+    /// longest call, and a call push that must wait longer waits there again.
+    fn retry_queue(&self, lane: Lane, seconds: u64) -> String {
+        let seconds = match lane {
+            Lane::Message => seconds,
+            Lane::Call => {
+                let tiers = &self.call_tiers;
+                let fits = tiers.iter().rev().find(|t| **t <= seconds);
+                fits.or(tiers.first()).copied().unwrap_or(seconds)
+            }
+        };
+        topology::retry_queue(self.vendor, lane, seconds)
     }
 
     fn record(&self, settled: &[(DevicePush, Settled)]) -> Result<(), AmqpError> {

@@ -103,6 +103,28 @@ pub fn ttl_s(push: &DevicePush, now_ms: u64, min: u64, max: u64) -> u64 {
         .clamp(min, max)
 }
 
+/// A call's id as the notification id of vendors that take a number: every push of one call
+/// carries the same, so its "missed call" notification replaces the ringing one on the phone.
+pub fn call_notify_id(call_id: &str) -> u32 {
+    let digest = pushmesh_runtime::recent::key(&[call_id.as_bytes()]);
+    (u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) & 0x7fff_ffff).max(1)
+}
+
+/// What a call's push adds where the app reads its data, beside `payload`: `call_id` and
+/// `call_event` (invite, cancel or missed). None for a message's push.
+pub fn call_data(push: &DevicePush) -> Option<[(&'static str, String); 2]> {
+    let call = push.call.as_ref()?;
+    Some([
+        ("call_id", call.call_id.clone()),
+        ("call_event", call.event.as_str().to_owned()),
+    ])
+}
+
+/// Whether this push rings: a call's invitation.
+pub fn is_invite(push: &DevicePush) -> bool {
+    push.call_event() == Some(pushmesh_contract::public::CallEvent::Invite)
+}
+
 /// Lower-case hex, as vendors' signature schemes want it.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;

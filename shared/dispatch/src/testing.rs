@@ -27,6 +27,8 @@ pub fn pushes(vendor: Vendor, tokens: &[&str]) -> Vec<DevicePush> {
             attempt: 0,
             not_before_ms: 0,
             replays: 0,
+            call: None,
+            voip: false,
         })
         .collect()
 }

@@ -10,7 +10,7 @@ use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions, Conf
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use pushmesh_contract::stage::{Batch, DevicePush};
 use pushmesh_contract::{codec, now_ms, Vendor};
-use pushmesh_runtime::amqp::topology::{dispatch_queue, parked_queue, INGEST_EXCHANGE};
+use pushmesh_runtime::amqp::topology::{dispatch_queue, parked_queue, Lane, INGEST_EXCHANGE};
 use pushmesh_runtime::Settings;
 
 const USAGE: &str = "usage: pushmesh-cli publish <routing-key> '<json body>'\n       pushmesh-cli replay <vendor> [--ttl-s N]";
@@ -86,7 +86,7 @@ async fn publish(channel: &Channel, routing_key: &str, body: &str) -> anyhow::Re
 /// a replay (so the dispatcher does not take it for a duplicate), with a new TTL if given.
 /// Each parked message is acked only after its replay is confirmed.
 async fn replay(channel: &Channel, vendor: Vendor, ttl_s: Option<u64>) -> anyhow::Result<()> {
-    let (from, to) = (parked_queue(vendor), dispatch_queue(vendor));
+    let from = parked_queue(vendor);
     let mut pushes = 0;
     while let Some(msg) = channel
         .basic_get(from.as_str().into(), BasicGetOptions { no_ack: false })
@@ -103,6 +103,9 @@ async fn replay(channel: &Channel, vendor: Vendor, ttl_s: Option<u64>) -> anyhow
             }
         }
         pushes += batch.items.len();
+        // A parked batch is one lane's: a call's pushes go back to the call lane.
+        let lane = Lane::of(batch.items.first().and_then(|p| p.call.as_ref()));
+        let to = dispatch_queue(vendor, lane);
         send(
             channel,
             "",
@@ -113,6 +116,6 @@ async fn replay(channel: &Channel, vendor: Vendor, ttl_s: Option<u64>) -> anyhow
         .await?;
         msg.delivery.acker.ack(BasicAckOptions::default()).await?;
     }
-    println!("replayed {pushes} pushes from {from} to {to}");
+    println!("replayed {pushes} pushes from {from} to dispatch.{vendor}");
     Ok(())
 }

@@ -6,6 +6,7 @@ mod filters;
 use filters::{hash_of, Filters};
 use pushmesh_runtime::recent::{self, RecentError, RecentIds};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub use filters::FilterStats;
@@ -28,6 +29,10 @@ pub trait DedupStore: Send + Sync + 'static {
     /// Forgets what was recorded before `before_ms` (whole buckets, so some of it may stay a
     /// little longer); returns how many.
     fn purge(&self, before_ms: u64) -> Result<usize, DedupError>;
+    /// What was last filed for the call `key` at or after `since_ms` (see `calls`).
+    fn call(&self, key: &DedupKey, since_ms: u64) -> Result<Option<Vec<u8>>, DedupError>;
+    /// Files what ingest knows of a call; found at once, durable with the next `record`.
+    fn put_call(&self, key: &DedupKey, value: Vec<u8>, at_ms: u64);
 }
 
 /// The page cache: a lookup of a recent id finds its pages here, older ones come from the file.
@@ -41,6 +46,8 @@ pub struct DiskDedup {
     // Dropped first: its thread reads the file.
     filters: Filters,
     seen: Arc<RecentIds>,
+    /// A call was filed since the last flush.
+    calls_filed: AtomicBool,
 }
 
 impl DiskDedup {
@@ -56,6 +63,7 @@ impl DiskDedup {
         Ok(DiskDedup {
             filters: Filters::start(seen.clone()),
             seen,
+            calls_filed: AtomicBool::new(false),
         })
     }
 
@@ -77,8 +85,12 @@ impl DedupStore for DiskDedup {
 
     fn record(&self, keys: &[DedupKey], at_ms: u64) -> Result<(), DedupError> {
         if keys.is_empty() {
+            if self.calls_filed.swap(false, Ordering::SeqCst) {
+                self.seen.flush()?;
+            }
             return Ok(());
         }
+        self.calls_filed.store(false, Ordering::SeqCst);
         let bucket = self.seen.bucket_of(at_ms);
         let hashes: Vec<u64> = keys.iter().map(|k| hash_of(k)).collect();
         self.filters.advance_to(bucket);
@@ -89,6 +101,15 @@ impl DedupStore for DiskDedup {
         self.seen.flush()?;
         drop(recording);
         Ok(())
+    }
+
+    fn call(&self, key: &DedupKey, since_ms: u64) -> Result<Option<Vec<u8>>, DedupError> {
+        Ok(self.seen.get_since(since_ms, key)?)
+    }
+
+    fn put_call(&self, key: &DedupKey, value: Vec<u8>, at_ms: u64) {
+        self.seen.insert(&[(at_ms, key, value)]);
+        self.calls_filed.store(true, Ordering::SeqCst);
     }
 
     fn purge(&self, before_ms: u64) -> Result<usize, DedupError> {

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 const MAX_PAYLOAD: usize = 4096;
+const MAX_VOIP_PAYLOAD: usize = 5120;
 const PUSH_TYPES: [&str; 9] = [
     "alert",
     "background",
@@ -190,14 +191,19 @@ fn headers_and_payload(
     {
         return Err((400, "BadDeviceToken"));
     }
-    match header(parts, "apns-topic") {
-        None => return Err((400, "MissingTopic")),
-        Some(t) if t != topic => return Err((400, "TopicDisallowed")),
-        Some(_) => {}
-    }
     let push_type = header(parts, "apns-push-type").unwrap_or("alert");
     if !PUSH_TYPES.contains(&push_type) {
         return Err((400, "InvalidPushType"));
+    }
+    // A VoIP push goes to the app's `.voip` topic (its PushKit certificate's), not the bundle's.
+    let voip = push_type == "voip";
+    match header(parts, "apns-topic") {
+        None => return Err((400, "MissingTopic")),
+        Some(t) if voip && t.strip_suffix(".voip") != Some(topic) => {
+            return Err((400, "TopicDisallowed"))
+        }
+        Some(t) if !voip && t != topic => return Err((400, "TopicDisallowed")),
+        Some(_) => {}
     }
     match header(parts, "apns-priority") {
         None | Some("10") if push_type == "background" => return Err((400, "BadPriority")),
@@ -216,7 +222,7 @@ fn headers_and_payload(
     if data.is_empty() || !payload["aps"].is_object() {
         return Err((400, "PayloadEmpty"));
     }
-    if data.len() > MAX_PAYLOAD {
+    if data.len() > if voip { MAX_VOIP_PAYLOAD } else { MAX_PAYLOAD } {
         return Err((413, "PayloadTooLarge"));
     }
     if push_type == "alert" && payload["aps"].get("alert").is_none() {

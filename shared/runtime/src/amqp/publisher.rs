@@ -32,6 +32,19 @@ impl Outgoing {
         }
     }
 
+    /// A bincode stage message to every queue bound to a fanout exchange; none bound is fine
+    /// (no consumer of it ever ran, so none holds anything it concerns).
+    pub fn broadcast(exchange: &'static str, body: Vec<u8>) -> Self {
+        Outgoing {
+            exchange,
+            routing_key: String::new(),
+            body,
+            content_type: "application/octet-stream",
+            headers: Vec::new(),
+            mandatory: false,
+        }
+    }
+
     /// A JSON message to a topic exchange; nobody bound is fine (e.g. outcomes nobody reads).
     pub fn json(exchange: &'static str, routing_key: impl Into<String>, body: Vec<u8>) -> Self {
         Outgoing {

@@ -62,7 +62,8 @@ pub async fn supervise<F, Fut>(
             Err(e) => tracing::warn!(service, error = %e, "cannot reach the broker"),
         }
         failures = failures.saturating_add(1);
-        let delay = Duration::from_millis((100u64 << failures.min(6)).min(5_000));
+        // At most 2 s: a broker back from a restart is found again within that.
+        let delay = Duration::from_millis((100u64 << failures.min(6)).min(2_000));
         tokio::select! {
             _ = shutdown.wait() => break,
             _ = tokio::time::sleep(delay) => {},
