@@ -169,3 +169,197 @@ async fn an_invite_rings_each_offline_invitee_through_its_vendors_call_class() {
         "the inviter is no invitee"
     );
 }
+
+async fn cancel(mesh: &Mesh, call_id: &str, invitees: Option<&[&str]>, push: Option<Value>) {
+    let mut body = json!({"app_id": "demo", "call_id": call_id});
+    if let Some(users) = invitees {
+        body["invitees"] = json!(users);
+    }
+    if let Some(p) = push {
+        body["push"] = p;
+    }
+    mesh.publish("im.call.cancel", body).await;
+}
+
+/// The FCM requests to `user`'s token, as (call_event, status).
+async fn fcm_calls_to(mesh: &Mesh, user: &str) -> Vec<(String, u64)> {
+    let token = token("fcm", user);
+    mesh.sim_requests("fcm")
+        .await
+        .iter()
+        .filter(|r| r["tokens"][0] == token)
+        .map(|r| {
+            let event = r["body"]["message"]["data"]["call_event"]
+                .as_str()
+                .unwrap_or("");
+            (event.to_owned(), r["status"].as_u64().unwrap())
+        })
+        .collect()
+}
+
+/// The vendor fails, the invitation waits in a delay queue, the call is cancelled: when the
+/// invitation comes back it is not sent.
+#[actix_rt::test]
+async fn a_cancel_stops_an_invitation_waiting_in_a_delay_queue() {
+    let mesh = Mesh::start().await;
+    mesh.device("fcm", &token("fcm", "bob"), "bob").await;
+    mesh.sim_post("/sim/fcm/fault", json!({"status": 503, "count": 1}))
+        .await;
+    invite(&mesh, "call-r", &["bob"], 60).await;
+    pushmesh_tests::wait_for(
+        "the failed attempt",
+        std::time::Duration::from_secs(10),
+        || async { (!fcm_calls_to(&mesh, "bob").await.is_empty()).then_some(()) },
+    )
+    .await;
+    cancel(&mesh, "call-r", None, None).await;
+    let o = mesh
+        .outcome("call-r", "bob", OutcomeStatus::Cancelled)
+        .await;
+    assert_eq!(o.vendor, "fcm");
+    assert_eq!(
+        fcm_calls_to(&mesh, "bob").await,
+        [("invite".to_owned(), 503)],
+        "never sent again"
+    );
+}
+
+/// A cancel that arrives before its invite: no phone rings, each invitee's outcome says why.
+#[actix_rt::test]
+async fn a_cancel_that_overtook_its_invite_keeps_every_phone_quiet() {
+    let mesh = Mesh::start().await;
+    mesh.device("fcm", &token("fcm", "bob"), "bob").await;
+    mesh.device("huawei", &token("huawei", "carol"), "carol")
+        .await;
+    let missed = json!({"title": "Missed call", "content": "from Alice"});
+    cancel(&mesh, "call-o", None, Some(missed)).await;
+    invite(&mesh, "call-o", &["bob", "carol"], 60).await;
+    for user in ["bob", "carol"] {
+        let o = mesh.outcomes_of("call-o", user, 2).await;
+        let mut events: Vec<_> = o.iter().map(|o| (o.status, o.call_event)).collect();
+        events.sort_by_key(|(s, _)| s.as_str());
+        assert_eq!(
+            events,
+            [
+                (OutcomeStatus::Cancelled, Some(CallEvent::Invite)),
+                (OutcomeStatus::Delivered, Some(CallEvent::Missed)),
+            ],
+            "{user}: no ring, the missed call shown"
+        );
+    }
+    assert_eq!(
+        fcm_calls_to(&mesh, "bob").await,
+        [("missed".to_owned(), 200)]
+    );
+}
+
+/// A ringing phone is told the call ended: a data message with `call_event` cancel (FCM,
+/// APNs, Huawei, Xiaomi, Honor); OPPO and vivo have none that reaches a closed app.
+#[actix_rt::test]
+async fn a_cancel_after_delivery_tells_the_ringing_phones() {
+    let mesh = Mesh::start().await;
+    for vendor in VENDORS {
+        mesh.device(vendor, &token(vendor, vendor), vendor).await;
+    }
+    invite(&mesh, "call-d", &VENDORS, 60).await;
+    for vendor in VENDORS {
+        mesh.outcome("call-d", vendor, OutcomeStatus::Delivered)
+            .await;
+    }
+    cancel(
+        &mesh,
+        "call-d",
+        Some(&["fcm", "apns", "huawei", "xiaomi", "honor", "oppo"]),
+        None,
+    )
+    .await;
+    for vendor in ["fcm", "apns", "huawei", "xiaomi", "honor"] {
+        let o = mesh.outcomes_of("call-d", vendor, 2).await;
+        assert!(
+            o.iter()
+                .any(|o| o.call_event == Some(CallEvent::Cancel)
+                    && o.status == OutcomeStatus::Delivered),
+            "{vendor}: {o:?}"
+        );
+        let sent = mesh.sim_messages(vendor).await;
+        let last = &sent.last().unwrap()["body"];
+        assert_eq!(
+            call_data(vendor, last),
+            (json!("call-d"), json!("cancel")),
+            "{vendor}: {last}"
+        );
+    }
+    let fcm = mesh.sim_messages("fcm").await.last().unwrap()["body"]["message"].clone();
+    assert!(fcm.get("notification").is_none(), "a data message: {fcm}");
+    let apns = mesh.sim_messages("apns").await.last().unwrap()["body"].clone();
+    assert_eq!(apns["headers"]["apns-push-type"], "background");
+    // vivo was not in the cancel, OPPO cannot be told: each got the invitation only.
+    for vendor in ["oppo", "vivo"] {
+        assert_eq!(mesh.sim_messages(vendor).await.len(), 1, "{vendor}");
+    }
+}
+
+/// The vendor is down for longer than the call rings: the invitation is never sent.
+#[actix_rt::test]
+async fn an_invite_that_outlives_its_call_is_never_sent() {
+    let mesh = Mesh::start().await;
+    mesh.device("fcm", &token("fcm", "bob"), "bob").await;
+    mesh.sim_post("/sim/fcm/fault", json!({"status": 503, "for_ms": 6_000}))
+        .await;
+    invite(&mesh, "call-x", &["bob"], 2).await;
+    let o = mesh.outcome("call-x", "bob", OutcomeStatus::Expired).await;
+    assert_eq!(o.call_id.as_deref(), Some("call-x"));
+    let sent = fcm_calls_to(&mesh, "bob").await;
+    assert!(sent.iter().all(|(_, status)| *status == 503), "{sent:?}");
+}
+
+/// Bad calls are rejected with a reason naming the field; the good one around them rings.
+#[actix_rt::test]
+async fn bad_calls_are_rejected_naming_the_field_and_good_ones_still_ring() {
+    let mesh = Mesh::start().await;
+    mesh.device("fcm", &token("fcm", "bob"), "bob").await;
+    let base =
+        json!({"app_id": "demo", "call_id": "c", "inviter_id": "alice", "invitees": ["bob"]});
+    let with = |extra: Value| {
+        let mut b = base.clone();
+        b.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        b
+    };
+    mesh.publish("im.call.invite", with(json!({"invitees": []})))
+        .await;
+    mesh.publish("im.call.invite", with(json!({"timeout_s": 0})))
+        .await;
+    invite(&mesh, "call-good", &["bob"], 30).await;
+    mesh.publish("im.call.invite", with(json!({"timeout_s": 601})))
+        .await;
+    mesh.publish("im.call.invite", with(json!({"timeout_s": "ninety"})))
+        .await;
+    mesh.publish("im.call.cancel", json!({"app_id": "demo"}))
+        .await;
+    mesh.outcome("call-good", "bob", OutcomeStatus::Delivered)
+        .await;
+    let rejected = pushmesh_tests::wait_for(
+        "five rejections",
+        std::time::Duration::from_secs(10),
+        || async {
+            let r = mesh.take_rejected().await;
+            (r.len() == 5).then_some(r)
+        },
+    )
+    .await;
+    let reasons: Vec<&str> = rejected.iter().map(|(r, _)| r.as_str()).collect();
+    for expected in [
+        "invitees: must name",
+        "timeout_s: 0",
+        "timeout_s: 601",
+        "invalid type",
+        "missing field `call_id`",
+    ] {
+        assert!(
+            reasons.iter().any(|r| r.contains(expected)),
+            "{expected}: {reasons:?}"
+        );
+    }
+}

@@ -351,6 +351,24 @@ impl Mesh {
         self.outcomes.lock().unwrap().clone()
     }
 
+    /// Waits for `n` outcomes of `message_id` (or a call id) for `user`, and a moment for more.
+    pub async fn outcomes_of(&self, message_id: &str, user: &str, n: usize) -> Vec<Outcome> {
+        let of = || {
+            self.outcomes()
+                .into_iter()
+                .filter(|o| o.message_id == message_id && o.user_id == user)
+                .collect::<Vec<_>>()
+        };
+        wait_for(
+            &format!("{n} outcomes of {message_id} for {user}"),
+            Duration::from_secs(30),
+            || async { (of().len() >= n).then_some(()) },
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        of()
+    }
+
     /// Waits for the outcome of `message_id` for `user` and checks its status.
     pub async fn outcome(&self, message_id: &str, user: &str, status: OutcomeStatus) -> Outcome {
         let found = wait_for(

@@ -2,6 +2,7 @@
 
 use crate::settings::ApnsSettings;
 use md5::{Digest, Md5};
+use pushmesh_contract::public::CallEvent;
 use pushmesh_contract::stage::DevicePush;
 use pushmesh_dispatch::support::{call_data, hex};
 use serde_json::{json, Value};
@@ -36,6 +37,9 @@ pub fn apns_id(push: &DevicePush) -> String {
 pub fn build(push: &DevicePush, s: &ApnsSettings) -> Result<Request, String> {
     if push.voip {
         return voip(push, s);
+    }
+    if push.call_event() == Some(CallEvent::Cancel) {
+        return background(push, s);
     }
     let n = &push.notification;
     let r = n
@@ -90,6 +94,26 @@ fn voip(push: &DevicePush, s: &ApnsSettings) -> Result<Request, String> {
         ("apns-topic", format!("{}.voip", s.topic)),
         ("apns-push-type", "voip".to_owned()),
         ("apns-priority", "10".to_owned()),
+        ("apns-expiration", (push.expires_at_ms / 1000).to_string()),
+        ("apns-id", apns_id(push)),
+    ];
+    Ok(Request {
+        path: format!("/3/device/{}", push.token),
+        headers,
+        body,
+    })
+}
+
+/// A call's withdrawal to an alert token: a background push the app wakes for, to take the
+/// ringing notification away (iOS allows only incoming calls on PushKit).
+fn background(push: &DevicePush, s: &ApnsSettings) -> Result<Request, String> {
+    let payload = json!({"aps": {"content-available": 1}});
+    let body = sized(with_data(payload, push), MAX_PAYLOAD)?;
+    let headers = vec![
+        ("apns-topic", s.topic.clone()),
+        ("apns-push-type", "background".to_owned()),
+        // Background pushes must go at priority 5.
+        ("apns-priority", "5".to_owned()),
         ("apns-expiration", (push.expires_at_ms / 1000).to_string()),
         ("apns-id", apns_id(push)),
     ];

@@ -4,6 +4,7 @@
 //! takes one token per request, so this runs once per push, where a map's allocations show.
 
 use crate::settings::{FcmCall, FcmResource, FcmSettings};
+use pushmesh_contract::public::CallEvent;
 use pushmesh_contract::stage::DevicePush;
 use pushmesh_dispatch::support::is_invite;
 use serde::Serialize;
@@ -17,7 +18,9 @@ pub struct Body<'a> {
 #[derive(Debug, Serialize)]
 struct Message<'a> {
     token: &'a str,
-    notification: Notice<'a>,
+    /// None for a call's withdrawal: a data message the app reads to stop ringing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notification: Option<Notice<'a>>,
     /// data values must be strings; the app reads getData().get("payload").
     #[serde(skip_serializing_if = "Option::is_none")]
     data: Option<Data<'a>>,
@@ -82,14 +85,22 @@ pub fn body<'a>(push: &'a DevicePush, settings: &'a FcmSettings, now_ms: u64) ->
         .div_ceil(1000)
         .min(2_419_200);
     let call = is_invite(push).then_some(&settings.call);
+    let withdrawal = push.call_event() == Some(CallEvent::Cancel);
     let priority = resource.and_then(|r| r.priority.as_deref());
     let priority = priority.or(call.map(|c| c.priority.as_str()));
     let android = Android {
-        priority: priority.unwrap_or(&settings.priority),
+        // A withdrawal must wake a ringing phone's app as the invitation did.
+        priority: if withdrawal {
+            "HIGH"
+        } else {
+            priority.unwrap_or(&settings.priority)
+        },
         ttl: format!("{ttl_s}s"),
         collapse_key: resource.and_then(|r| r.collapse_key.as_deref()),
         restricted_package_name: push.package.as_deref(),
-        notification: android_notification(push, resource, call),
+        notification: (!withdrawal)
+            .then(|| android_notification(push, resource, call))
+            .flatten(),
     };
     let call_ref = push.call.as_ref();
     let data = Data {
@@ -101,10 +112,10 @@ pub fn body<'a>(push: &'a DevicePush, settings: &'a FcmSettings, now_ms: u64) ->
     Body {
         message: Message {
             token: &push.token,
-            notification: Notice {
+            notification: (!withdrawal).then_some(Notice {
                 title: &n.title,
                 body: &n.content,
-            },
+            }),
             data: has_data.then_some(data),
             android,
         },

@@ -1,6 +1,7 @@
 //! Honor's `sendMessage` body for pushes of one message to up to 1000 tokens.
 
 use crate::settings::HonorSettings;
+use pushmesh_contract::public::CallEvent;
 use pushmesh_contract::stage::DevicePush;
 use pushmesh_dispatch::support::{call_data, call_notify_id, is_invite, ttl_s};
 use serde_json::{json, Map, Value};
@@ -36,6 +37,12 @@ pub fn body(pushes: &[DevicePush], s: &HonorSettings, now_ms: u64) -> Result<Val
     if let Some(call) = &first.call {
         // Every push of a call shows in one place: the missed call replaces the ringing.
         body["android"]["notification"]["notifyId"] = json!(call_notify_id(&call.call_id));
+        if call.event == CallEvent::Cancel {
+            // A call's withdrawal is a data message the app reads to stop ringing.
+            body["android"]
+                .as_object_mut()
+                .map(|a| a.remove("notification"));
+        }
     }
     let mut data = Map::new();
     if let Some(payload) = &n.payload {

@@ -1,6 +1,7 @@
 //! The Push Kit v1 request for pushes of one message to up to 1000 tokens.
 
 use crate::settings::HuaweiSettings;
+use pushmesh_contract::public::CallEvent;
 use pushmesh_contract::stage::DevicePush;
 use pushmesh_dispatch::support::{call_data, call_notify_id, is_invite, ttl_s};
 use serde_json::{json, Map, Value};
@@ -63,16 +64,21 @@ pub fn body(pushes: &[DevicePush], s: &HuaweiSettings, now_ms: u64) -> Result<Va
         // `data` is a string; a JSON object in it reaches the app as getDataOfMap().
         message.insert("data".into(), json!(Value::Object(data).to_string()));
     }
-    message.insert(
-        "android".into(),
-        json!({
+    let ttl = format!("{}s", ttl_s(first, now_ms, 1, MAX_TTL_S));
+    let android = match first.call_event() {
+        // A call's withdrawal is a data message the app reads to stop ringing.
+        Some(CallEvent::Cancel) => {
+            json!({"urgency": "HIGH", "ttl": ttl, "bi_tag": first.message_id})
+        }
+        _ => json!({
             "urgency": urgency,
             "category": category,
-            "ttl": format!("{}s", ttl_s(first, now_ms, 1, MAX_TTL_S)),
+            "ttl": ttl,
             "bi_tag": first.message_id,
             "notification": notification,
         }),
-    );
+    };
+    message.insert("android".into(), android);
     let size = Value::Object(message.clone()).to_string().len();
     if size > MAX_BODY_BYTES {
         return Err(format!(

@@ -20,6 +20,9 @@ pub struct OppoClient {
 
 impl VendorApi for OppoClient {
     const VENDOR: Vendor = Vendor::Oppo;
+    /// OPPO has no message that reaches a closed app: a ringing notification leaves the tray
+    /// when its call would have timed out (`show_ttl`).
+    const WITHDRAWS: bool = false;
     type Settings = OppoSettings;
 
     fn new(settings: OppoSettings, env: &VendorEnv) -> Result<Self, SettingsError> {

@@ -61,6 +61,8 @@ impl VivoClient {
 
 impl VendorApi for VivoClient {
     const VENDOR: Vendor = Vendor::Vivo;
+    /// vivo has no message that reaches a closed app to stop it ringing.
+    const WITHDRAWS: bool = false;
     type Settings = VivoSettings;
 
     fn new(settings: VivoSettings, env: &VendorEnv) -> Result<Self, SettingsError> {

@@ -1,6 +1,7 @@
 //! The form of `POST /v3/message/regid` for pushes of one message to up to 1000 regids.
 
 use crate::settings::XiaomiSettings;
+use pushmesh_contract::public::CallEvent;
 use pushmesh_contract::stage::DevicePush;
 use pushmesh_dispatch::support::{call_data, call_notify_id, check_chars, is_invite, ttl_s};
 
@@ -27,6 +28,7 @@ pub fn form(
         .cloned()
         .unwrap_or_default();
     let call = is_invite(first).then_some(&s.call);
+    let withdrawal = first.call_event() == Some(CallEvent::Cancel);
     let notify_type = r.notify_type.or(call.map(|c| c.notify_type));
     let call_channel = call.and_then(|c| c.channel_id.clone());
     let channel_id = r
@@ -39,7 +41,11 @@ pub fn form(
         ("restricted_package_name".to_owned(), s.package.clone()),
         ("title".to_owned(), n.title.clone()),
         ("description".to_owned(), n.content.clone()),
-        ("pass_through".to_owned(), "0".to_owned()),
+        // A call's withdrawal passes through to the app, which stops ringing.
+        (
+            "pass_through".to_owned(),
+            if withdrawal { "1" } else { "0" }.to_owned(),
+        ),
         (
             "notify_type".to_owned(),
             notify_type.unwrap_or(s.notify_type).to_string(),

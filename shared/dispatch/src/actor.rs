@@ -12,6 +12,7 @@ use crate::{Attempt, VendorApi};
 use actix::{Actor, AsyncContext, Context, Handler, Message, ResponseFuture, SpawnHandle};
 use prometheus::Histogram;
 use pushmesh_contract::now_ms;
+use pushmesh_contract::public::CallEvent;
 use pushmesh_contract::stage::DevicePush;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -97,30 +98,70 @@ impl Waiting {
 
 /// A request waiting for its turn, or out at the vendor.
 struct Pending {
+    /// The pushes to send.
     pushes: Vec<DevicePush>,
+    /// Pushes answered without being sent: over today's quota, or of a call that ended.
+    settled: Vec<(DevicePush, Attempt)>,
     /// A call's: it goes before every message, and an open breaker does not hold it.
     call: bool,
     reply: oneshot::Sender<(Vec<DevicePush>, Vec<Attempt>)>,
     held: Held,
-    /// Of `pushes`, how many are sent: the rest are over today's quota (None: not counted yet).
-    granted: Option<usize>,
-    over_quota: Option<Attempt>,
+    /// Counted against today's quota.
+    counted: bool,
     /// Sent once more with a new credential after the vendor refused the first.
     reauthorized: bool,
 }
 
 impl Pending {
     fn sent(&self) -> &[DevicePush] {
-        &self.pushes[..self.granted.unwrap_or(self.pushes.len())]
+        &self.pushes
     }
 
-    /// Answers the requester: `attempts` for the pushes sent, the quota's deferral for the rest.
+    /// Answers the requester: `attempts` for the pushes sent, and those settled unsent.
     fn answer(self, mut attempts: Vec<Attempt>) {
-        if let Some(over) = self.over_quota {
-            attempts.resize(self.pushes.len(), over);
+        let mut pushes = self.pushes;
+        for (push, attempt) in self.settled {
+            pushes.push(push);
+            attempts.push(attempt);
         }
         // The requester is gone only when its session ended: the pushes come back anyway.
-        let _ = self.reply.send((self.pushes, attempts));
+        let _ = self.reply.send((pushes, attempts));
+    }
+
+    /// Settles unsent the pushes to `ended`'s invitees, if this is its invitation.
+    fn end_call(&mut self, ended: &EndCall) {
+        let push = &self.pushes[0];
+        if push.call_event() != Some(CallEvent::Invite) || push.message_id != ended.call_id {
+            return;
+        }
+        let (gone, kept) = std::mem::take(&mut self.pushes)
+            .into_iter()
+            .partition(|p| ended.covers(&p.user_id));
+        self.pushes = kept;
+        let detail = "the call ended before the push was sent";
+        let cancelled = Attempt::Cancelled {
+            detail: detail.into(),
+        };
+        let gone: Vec<DevicePush> = gone;
+        self.settled
+            .extend(gone.into_iter().map(|p| (p, cancelled.clone())));
+    }
+}
+
+/// A call of this app ended for `invitees` (all when None): its invitations still waiting are
+/// not sent.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct EndCall {
+    pub call_id: String,
+    pub invitees: Option<Vec<String>>,
+}
+
+impl EndCall {
+    pub fn covers(&self, user: &str) -> bool {
+        self.invitees
+            .as_ref()
+            .is_none_or(|users| users.iter().any(|u| u == user))
     }
 }
 
@@ -211,15 +252,18 @@ impl<V: VendorApi> VendorActor<V> {
     /// them may go today (it is answered at once and leaves the queue).
     fn count_quota(&mut self) -> bool {
         let head = self.waiting.next().front_mut().expect("not empty");
-        let (Some(quota), None) = (self.quota.as_mut(), head.granted) else {
+        let (Some(quota), false) = (self.quota.as_mut(), head.counted) else {
             return true;
         };
+        head.counted = true;
         let n = head.pushes.len();
         let (granted, wait) = quota.take(n as u64, now_ms(), self.store.as_ref());
-        head.granted = Some(granted as usize);
         if granted < n as u64 {
             let detail = format!("daily quota of {} reached", quota.limit);
-            head.over_quota = Some(Attempt::Defer { wait, detail });
+            let over = head.pushes.split_off(granted as usize);
+            let defer = Attempt::Defer { wait, detail };
+            head.settled
+                .extend(over.into_iter().map(|p| (p, defer.clone())));
         }
         if granted == 0 {
             let head = self.waiting.next().pop_front().expect("not empty");
@@ -361,9 +405,9 @@ impl<V: VendorApi> Handler<SendRequest> for VendorActor<V> {
             call,
             pushes: msg.0,
             reply,
+            settled: Vec::new(),
             held: Held::default(),
-            granted: None,
-            over_quota: None,
+            counted: false,
             reauthorized: false,
         });
         self.pump(ctx);
@@ -434,6 +478,23 @@ impl<V: VendorApi> Handler<Authorized> for VendorActor<V> {
             }
         }
         self.pump(ctx);
+    }
+}
+
+impl<V: VendorApi> Handler<EndCall> for VendorActor<V> {
+    type Result = ();
+
+    /// Invitations of the call still waiting are answered `cancelled`; the rest of their
+    /// requests go on.
+    fn handle(&mut self, ended: EndCall, _: &mut Context<Self>) {
+        let calls = std::mem::take(&mut self.waiting.calls);
+        for mut request in calls {
+            request.end_call(&ended);
+            match request.pushes.is_empty() {
+                true => request.answer(Vec::new()),
+                false => self.waiting.calls.push_back(request),
+            }
+        }
     }
 }
 

@@ -9,7 +9,9 @@ use crate::limits::{
 use crate::retry::RetryPolicy;
 use crate::sent::{DiskSent, SentStore};
 use crate::support::{check_urls, http_client};
-use crate::{DispatchHandler, DispatchMetrics, VendorActor, VendorApi, VendorEnv};
+use crate::{
+    CallsEndedHandler, DispatchHandler, DispatchMetrics, VendorActor, VendorApi, VendorEnv,
+};
 use actix::{Actor, Addr};
 use pushmesh_runtime::amqp::topology::{self, Lane};
 use pushmesh_runtime::ops::{ListenError, Ops};
@@ -134,15 +136,26 @@ impl<V: VendorApi> Application<V> {
             let (policy, call_tiers) = (policy.clone(), call_tiers.clone());
             DispatchHandler::new(V::VENDOR, actors, sent, policy, call_tiers, metrics)
         };
+        let replica = settings.dispatch.replica.clone();
         let result = service
             .run(|session| {
                 let (mut messages, mut calls) = (handler(), handler());
+                let (actors, sent, replica) = (actors.clone(), sent.clone(), replica.clone());
                 async move {
+                    let (ended_queue, backlog) =
+                        topology::declare_calls_ended(&session.conn, V::VENDOR, &replica).await?;
+                    let mut ended = CallsEndedHandler::new(V::VENDOR, actors, sent, backlog);
+                    let caught_up = ended.caught_up();
                     let queue = |lane| topology::dispatch_queue(V::VENDOR, lane);
                     let (message_queue, call_queue) = (queue(Lane::Message), queue(Lane::Call));
+                    let call_lane = async {
+                        caught_up.await;
+                        session.run_stage(&call_queue, &mut calls).await
+                    };
                     tokio::try_join!(
+                        session.run_stage(&ended_queue, &mut ended),
                         session.run_stage(&message_queue, &mut messages),
-                        session.run_stage(&call_queue, &mut calls),
+                        call_lane,
                     )
                     .map(|_| ())
                 }

@@ -20,6 +20,8 @@ pub enum Attempt {
     /// broker) at least `wait`; this is no failure: it neither uses an attempt nor trips the
     /// breaker, and only the push's TTL ends the waiting.
     Defer { wait: Duration, detail: String },
+    /// Not sent: the call it belongs to ended first.
+    Cancelled { detail: String },
 }
 
 impl Attempt {
@@ -38,6 +40,7 @@ impl Attempt {
             Attempt::Rejected { .. } => "rejected",
             Attempt::Retry { .. } => "retry",
             Attempt::Defer { .. } => "deferred",
+            Attempt::Cancelled { .. } => "cancelled",
         }
     }
 }

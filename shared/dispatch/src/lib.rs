@@ -9,6 +9,7 @@ mod app;
 pub mod attempt;
 pub mod auth;
 pub mod breaker;
+mod calls;
 mod inflight;
 pub mod limits;
 pub mod retry;
@@ -17,10 +18,11 @@ mod stage;
 pub mod support;
 pub mod testing;
 
-pub use actor::{ActorSettings, SendRequest, VendorActor};
+pub use actor::{ActorSettings, EndCall, SendRequest, VendorActor};
 pub use app::{build, Application, StartError};
 pub use attempt::Attempt;
 pub use auth::{Answer, AuthError, Credential};
+pub use calls::CallsEndedHandler;
 pub use stage::{DispatchHandler, DispatchMetrics};
 
 use pushmesh_contract::stage::DevicePush;
@@ -44,6 +46,9 @@ pub trait VendorApi: Sized + Send + Sync + 'static {
     const VENDOR: Vendor;
     /// APNs speaks HTTP/2 only; every other vendor takes HTTP/1.1 or negotiates.
     const HTTP2_ONLY: bool = false;
+    /// Whether a message can reach the app to stop it ringing after a call ended (a data
+    /// message; OPPO and vivo have none that reaches a closed app).
+    const WITHDRAWS: bool = true;
     /// The vendor's own keys of `[apps.<app>.<vendor>]` (the core takes the limit keys out).
     type Settings: serde::de::DeserializeOwned;
 

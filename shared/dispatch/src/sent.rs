@@ -6,7 +6,7 @@
 use crate::auth::Credential;
 use pushmesh_contract::codec;
 use pushmesh_contract::public::OutcomeStatus;
-use pushmesh_contract::stage::DevicePush;
+use pushmesh_contract::stage::{CallEnded, DevicePush};
 use pushmesh_runtime::recent::{self, RecentError, RecentIds};
 use redb::TableDefinition;
 use serde::{Deserialize, Serialize};
@@ -42,6 +42,16 @@ pub trait SentStore: Send + Sync + 'static {
     /// Keeps `credential` under `key`, durable at once: a restarted dispatcher reuses it
     /// rather than ask for a new one (Apple refuses a provider token renewed within 20 min).
     fn set_credential(&self, key: &str, credential: &Credential) -> Result<(), SentError>;
+    /// What is known of the call's end: for whom it ended (all when None), and until when
+    /// that matters; None if it has not ended.
+    fn ended_call(&self, app_id: &str, call_id: &str) -> Result<Option<CallEnded>, SentError>;
+    /// Remembers that a call ended, merged with an earlier end of it; durable at the next
+    /// `flush`. Returns what is now known.
+    fn end_call(&self, ended: &CallEnded) -> Result<CallEnded, SentError>;
+    /// Remembers an invitation the vendor accepted, to withdraw it if the call ends.
+    fn put_rung(&self, push: &DevicePush) -> Result<(), SentError>;
+    /// The call's invitations the vendor accepted.
+    fn rung(&self, app_id: &str, call_id: &str) -> Result<Vec<DevicePush>, SentError>;
 }
 
 /// How long a settled-push bucket spans: pushes are filed by the hour they expire in.
@@ -54,6 +64,8 @@ const CACHE_BYTES: usize = 8 * 1024 * 1024;
 const COUNTERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("counters");
 /// Credentials, by app and settings: until when each may be used, then the token.
 const CREDENTIALS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("credentials");
+
+mod calls;
 
 /// Settled pushes filed by expiry hour in `<data_dir>/<service>.redb` (see [`RecentIds`]), so a
 /// lookup reads one table and expiry deletes whole tables; the quota counters beside them.
@@ -162,7 +174,24 @@ impl SentStore for DiskSent {
     }
 
     fn purge(&self, now_ms: u64) -> Result<usize, SentError> {
-        Ok(self.settled.drop_before(now_ms)?)
+        let calls = self.purge_calls(now_ms)?;
+        Ok(self.settled.drop_before(now_ms)? + calls)
+    }
+
+    fn ended_call(&self, app_id: &str, call_id: &str) -> Result<Option<CallEnded>, SentError> {
+        self.ended_call_in(app_id, call_id)
+    }
+
+    fn end_call(&self, ended: &CallEnded) -> Result<CallEnded, SentError> {
+        self.end_call_in(ended)
+    }
+
+    fn put_rung(&self, push: &DevicePush) -> Result<(), SentError> {
+        self.put_rung_in(push)
+    }
+
+    fn rung(&self, app_id: &str, call_id: &str) -> Result<Vec<DevicePush>, SentError> {
+        self.rung_in(app_id, call_id)
     }
 }
 

@@ -13,6 +13,7 @@ mod send;
 use crate::inflight::{Claim, InFlight};
 use crate::retry::{RetryDecision, RetryPolicy};
 use crate::sent::{SentStore, Settled};
+use crate::support::is_invite;
 use crate::{Attempt, VendorActor, VendorApi};
 use actix::Addr;
 use prometheus::IntCounterVec;
@@ -90,6 +91,8 @@ struct Outputs {
     out: Vec<Outgoing>,
     waits: BTreeMap<Duration, Vec<DevicePush>>,
     parked: Vec<DevicePush>,
+    /// Messages that stop phones ringing for calls that ended while their invitations were out.
+    withdrawals: Vec<DevicePush>,
     settled: Vec<(DevicePush, Settled)>,
 }
 
@@ -227,6 +230,9 @@ impl<V: VendorApi> Shared<V> {
                         .with_label_values(&[] as &[&str])
                         .inc();
                     o.out.push(self.outcome(&push, &settled));
+                } else if self.call_ended(&push)? {
+                    let detail = "the call ended before the push was sent".to_owned();
+                    self.finish(o, push, OutcomeStatus::Cancelled, None, Some(detail));
                 } else if push.expires_at_ms <= now {
                     self.finish(
                         o,
@@ -272,10 +278,16 @@ impl<V: VendorApi> Shared<V> {
             .inc();
         match attempt {
             Attempt::Delivered { vendor_message_id } => {
+                if is_invite(&push) {
+                    self.rang(&push, o);
+                }
                 self.finish(o, push, OutcomeStatus::Delivered, vendor_message_id, None);
             }
             Attempt::InvalidToken { detail } => {
                 self.finish(o, push, OutcomeStatus::InvalidToken, None, Some(detail));
+            }
+            Attempt::Cancelled { detail } => {
+                self.finish(o, push, OutcomeStatus::Cancelled, None, Some(detail));
             }
             Attempt::Rejected { detail } => {
                 tracing::warn!(message_id = %push.message_id, push_id = %push.push_id, %detail, "push rejected");
@@ -333,8 +345,16 @@ impl<V: VendorApi> Shared<V> {
             mut out,
             waits,
             parked,
+            withdrawals,
             ..
         } = o;
+        if !withdrawals.is_empty() {
+            let queue = topology::dispatch_queue(self.vendor, Lane::Call);
+            out.push(Outgoing::to_queue(
+                queue,
+                codec::encode(&Batch { items: withdrawals }),
+            ));
+        }
         for (tier, items) in waits {
             let (calls, messages): (Vec<_>, Vec<_>) =
                 items.into_iter().partition(|p| p.call.is_some());
@@ -355,6 +375,27 @@ impl<V: VendorApi> Shared<V> {
             );
         }
         out
+    }
+
+    /// Whether `push` is an invitation of a call that ended for its user.
+    fn call_ended(&self, push: &DevicePush) -> Result<bool, AmqpError> {
+        if !is_invite(push) {
+            return Ok(false);
+        }
+        let ended = self.sent.ended_call(&push.app_id, &push.message_id);
+        let ended = ended.map_err(AmqpError::stage)?;
+        Ok(ended.is_some_and(|e| e.invitees.is_none_or(|u| u.contains(&push.user_id))))
+    }
+
+    /// A vendor accepted an invitation: remembered, to withdraw it when the call ends; and
+    /// withdrawn at once if the call ended while the request was out.
+    fn rang(&self, push: &DevicePush, o: &mut Outputs) {
+        if let Err(e) = self.sent.put_rung(push) {
+            tracing::error!(error = %e, call_id = %push.message_id, "cannot remember a rung call");
+        }
+        if V::WITHDRAWS && self.call_ended(push).unwrap_or(false) {
+            o.withdrawals.push(crate::calls::withdrawal(push.clone()));
+        }
     }
 
     /// The delay queue of `lane` for a wait of `seconds`: the call lane's tiers stop at the

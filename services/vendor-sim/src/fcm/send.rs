@@ -148,6 +148,26 @@ fn validate(body: &Value) -> Result<(), String> {
                 return Err("Invalid value at 'message.android.priority' (type.googleapis.com/google.firebase.fcm.v1.AndroidMessagePriority)".into());
             }
         }
+        let notification = &android["notification"];
+        let priorities = [
+            "PRIORITY_UNSPECIFIED",
+            "PRIORITY_MIN",
+            "PRIORITY_LOW",
+            "PRIORITY_DEFAULT",
+            "PRIORITY_HIGH",
+            "PRIORITY_MAX",
+        ];
+        if let Some(p) = notification.get("notification_priority") {
+            if !p.as_str().is_some_and(|p| priorities.contains(&p)) {
+                return Err("Invalid value at 'message.android.notification.notification_priority' (type.googleapis.com/google.firebase.fcm.v1.AndroidNotification.NotificationPriority)".into());
+            }
+        }
+        let visibilities = ["VISIBILITY_UNSPECIFIED", "PRIVATE", "PUBLIC", "SECRET"];
+        if let Some(v) = notification.get("visibility") {
+            if !v.as_str().is_some_and(|v| visibilities.contains(&v)) {
+                return Err("Invalid value at 'message.android.notification.visibility' (type.googleapis.com/google.firebase.fcm.v1.AndroidNotification.Visibility)".into());
+            }
+        }
         if let Some(ttl) = android.get("ttl") {
             let seconds = ttl
                 .as_str()

@@ -99,11 +99,18 @@ fn validate(body: &Value, n_tokens: usize) -> Result<(), String> {
         }
     }
     let n = &android["notification"];
-    if !n["title"].is_string() || !n["body"].is_string() {
+    // A message without a notification is a data message: it must carry data.
+    if n.is_null() && body.get("data").is_none() {
+        return Err("a message needs android.notification or data".into());
+    }
+    if !n.is_null() && (!n["title"].is_string() || !n["body"].is_string()) {
         return Err("android.notification.title and body are required".into());
     }
-    if !matches!(n["clickAction"]["type"].as_u64(), Some(1..=3)) {
+    if !n.is_null() && !matches!(n["clickAction"]["type"].as_u64(), Some(1..=3)) {
         return Err("android.notification.clickAction.type must be 1, 2 or 3".into());
+    }
+    if n.get("notifyId").is_some_and(|i| !i.is_u64()) {
+        return Err("android.notification.notifyId must be an integer".into());
     }
     if let Some(i) = n.get("importance") {
         if !matches!(i.as_str(), Some("LOW" | "NORMAL")) {

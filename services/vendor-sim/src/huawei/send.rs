@@ -146,6 +146,9 @@ fn validate(body: &Value, n_tokens: usize) -> Result<(), (&'static str, String)>
                     return bad(&format!("android.notification.{field} is required"));
                 }
             }
+            if n.get("notify_id").is_some_and(|i| !i.is_i64()) {
+                return bad("android.notification.notify_id must be an integer");
+            }
         }
     }
     let mut without_tokens = message.clone();

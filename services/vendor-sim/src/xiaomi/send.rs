@@ -113,6 +113,12 @@ fn validate(
     ) {
         return bad("pass_through must be 0 or 1".into());
     }
+    if form
+        .get("notify_id")
+        .is_some_and(|i| i.parse::<i32>().is_err())
+    {
+        return bad("notify_id must be an integer".into());
+    }
     if let Some(ttl) = form.get("time_to_live") {
         if ttl.parse::<u64>().map_or(true, |t| t > MAX_TTL_MS) {
             return bad("time_to_live must be milliseconds, at most 10 days".into());

@@ -194,17 +194,28 @@ async fn declare_lane(
 }
 
 /// A dispatcher replica's queue of ended calls, bound to the fanout exchange.
+/// Returns its name and how many ended calls wait in it.
 pub async fn declare_calls_ended(
     conn: &Connection,
     vendor: Vendor,
     replica: &str,
-) -> Result<String, AmqpError> {
+) -> Result<(String, u32), AmqpError> {
     let ch = conn.create_channel().await?;
     let name = calls_ended_queue(vendor, replica);
-    queue(&ch, &name, FieldTable::default()).await?;
+    let options = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    let declared = ch
+        .queue_declare(
+            ShortString::from(name.as_str()),
+            options,
+            FieldTable::default(),
+        )
+        .await?;
     bind(&ch, &name, CALLS_ENDED_EXCHANGE, "").await?;
     ch.close(200, "calls-ended queue declared".into()).await?;
-    Ok(name)
+    Ok((name, declared.message_count()))
 }
 
 async fn queue(ch: &Channel, name: &str, args: FieldTable) -> Result<(), AmqpError> {

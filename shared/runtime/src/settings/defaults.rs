@@ -89,3 +89,6 @@ pub fn breaker_max_cooldown_ms() -> u64 {
 pub fn quota_day_s() -> u64 {
     86_400
 }
+pub fn replica() -> String {
+    "0".into()
+}

@@ -195,6 +195,11 @@ pub struct DispatchSettings {
     /// Length of a quota day (`daily_quota`); 86,400 s. Tests shorten it to see the reset.
     #[serde(default = "defaults::quota_day_s")]
     pub quota_day_s: u64,
+    /// This replica's name among the replicas of one vendor's dispatcher: each has a queue of
+    /// ended calls of its own (`dispatch.<vendor>.calls-ended.<replica>`). Stable across
+    /// restarts (a StatefulSet pod's name).
+    #[serde(default = "defaults::replica")]
+    pub replica: String,
 }
 
 mod defaults;
@@ -256,6 +261,8 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
+        check_id(&self.dispatch.replica)
+            .map_err(|reason| SettingsError::invalid("dispatch.replica", reason))?;
         if !self.amqp.url.starts_with("amqp://") && !self.amqp.url.starts_with("amqps://") {
             return Err(SettingsError::invalid(
                 "amqp.url",
