@@ -4,7 +4,7 @@
 
 use pushmesh_contract::now_ms;
 use pushmesh_contract::public::{CallEvent, OutcomeStatus};
-use pushmesh_tests::Mesh;
+use pushmesh_tests::{Mesh, MeshOptions};
 use serde_json::{json, Value};
 
 const VENDORS: [&str; 7] = ["fcm", "apns", "huawei", "xiaomi", "oppo", "vivo", "honor"];
@@ -362,4 +362,81 @@ async fn bad_calls_are_rejected_naming_the_field_and_good_ones_still_ring() {
             "{expected}: {reasons:?}"
         );
     }
+}
+
+/// The app's rate limit holds the invitations in its vendor actor; a cancel answers those still
+/// waiting `cancelled`, unsent, and withdraws those that went.
+#[actix_rt::test]
+async fn a_cancel_stops_invitations_held_by_a_rate_limit() {
+    let mesh = Mesh::start().await;
+    let users: Vec<String> = (0..40).map(|i| format!("u{i}")).collect();
+    for u in &users {
+        mesh.fcm_device_in("other", &token("fcm", u), u).await;
+    }
+    // `other` may send FCM 20 requests a second: 40 invitations take two.
+    mesh.publish(
+        "im.call.invite",
+        json!({"app_id": "other", "call_id": "call-q", "inviter_id": "alice", "invitees": users,
+               "push": {"title": "Alice", "content": "Incoming call"}}),
+    )
+    .await;
+    pushmesh_tests::wait_for(
+        "the first invitations",
+        std::time::Duration::from_secs(10),
+        || async { (mesh.sim_requests("fcm").await.len() >= 5).then_some(()) },
+    )
+    .await;
+    mesh.publish(
+        "im.call.cancel",
+        json!({"app_id": "other", "call_id": "call-q"}),
+    )
+    .await;
+    let (mut rang, mut stopped) = (0, 0);
+    for u in &users {
+        let o = mesh.outcomes_of("call-q", u, 1).await;
+        let sent = fcm_calls_to(&mesh, u).await;
+        match o[0].status {
+            OutcomeStatus::Cancelled => {
+                assert!(sent.is_empty(), "{u}: cancelled, yet sent {sent:?}");
+                stopped += 1;
+            }
+            OutcomeStatus::Delivered => {
+                let withdrawn = mesh.outcomes_of("call-q", u, 2).await;
+                assert!(
+                    withdrawn
+                        .iter()
+                        .any(|o| o.call_event == Some(CallEvent::Cancel)),
+                    "{u}"
+                );
+                rang += 1;
+            }
+            other => panic!("{u}: {other:?}"),
+        }
+    }
+    println!("rate-limited call cancelled: {rang} rang and were withdrawn, {stopped} never sent");
+    assert!(stopped >= 20, "{rang} rang, {stopped} stopped");
+}
+
+/// A dispatcher killed with a cancelled call's invitations in its queue rings nothing after
+/// its restart: the end of the call, waiting in its own queue, is taken first.
+#[actix_rt::test]
+async fn a_dispatcher_restarted_after_a_cancel_rings_nothing() {
+    let mut mesh = Mesh::start_with(MeshOptions {
+        processes: &["dispatch-fcm"],
+        ..Default::default()
+    })
+    .await;
+    mesh.start_process("dispatch-fcm").await;
+    mesh.device("fcm", &token("fcm", "bob"), "bob").await;
+    mesh.kill_process("dispatch-fcm");
+    invite(&mesh, "call-k", &["bob"], 60).await;
+    cancel(&mesh, "call-k", Some(&["bob"]), None).await;
+    // The invitation waits in dispatch.fcm.calls, the end of the call in its own queue.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    mesh.start_process("dispatch-fcm").await;
+    let o = mesh
+        .outcome("call-k", "bob", OutcomeStatus::Cancelled)
+        .await;
+    assert_eq!(o.vendor, "fcm");
+    assert!(fcm_calls_to(&mesh, "bob").await.is_empty(), "nothing rang");
 }
