@@ -440,3 +440,73 @@ async fn a_dispatcher_restarted_after_a_cancel_rings_nothing() {
     assert_eq!(o.vendor, "fcm");
     assert!(fcm_calls_to(&mesh, "bob").await.is_empty(), "nothing rang");
 }
+
+/// An iPhone whose app registered a PushKit token rings through it: a VoIP push on the `.voip`
+/// topic. Messages still go to its alert token, and a dead VoIP token leaves the device.
+#[actix_rt::test]
+async fn an_iphone_rings_through_its_voip_token_and_messages_keep_its_alert_token() {
+    let mesh = Mesh::start().await;
+    let (alert, voip) = (token("apns", "bob-alert"), token("apns", "bob-voip"));
+    let (status, body) = mesh
+        .api(
+            reqwest::Method::POST,
+            "/v1/apps/demo/devices",
+            Some(json!({"vendor": "apns", "token": alert, "voip_token": voip})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let push_id = body["push_id"].as_str().unwrap().to_owned();
+    let bind = format!("/v1/apps/demo/devices/{push_id}/user");
+    let (status, _) = mesh
+        .api(reqwest::Method::PUT, &bind, Some(json!({"user_id": "bob"})))
+        .await;
+    assert_eq!(status, 204);
+
+    invite(&mesh, "call-v", &["bob"], 30).await;
+    mesh.outcome("call-v", "bob", OutcomeStatus::Delivered)
+        .await;
+    mesh.peer_message("m-v", "alice", "bob").await;
+    mesh.outcome("m-v", "bob", OutcomeStatus::Delivered).await;
+    let sent = mesh.sim_messages("apns").await;
+    let (call, message) = (&sent[0], &sent[1]);
+    assert_eq!(call["tokens"][0], voip.as_str());
+    let h = &call["body"]["headers"];
+    assert_eq!(
+        (h["apns-push-type"].as_str(), h["apns-topic"].as_str()),
+        (Some("voip"), Some("com.example.im.voip"))
+    );
+    assert_eq!(call["body"]["payload"]["call_id"], "call-v");
+    assert_eq!(
+        message["tokens"][0],
+        alert.as_str(),
+        "a message goes to the alert token"
+    );
+
+    // The VoIP token dies: calls fall back to the alert token, the device stays.
+    mesh.sim_post("/sim/apns/dead-tokens", json!({"tokens": [voip]}))
+        .await;
+    invite(&mesh, "call-w", &["bob"], 30).await;
+    mesh.outcome("call-w", "bob", OutcomeStatus::InvalidToken)
+        .await;
+    pushmesh_tests::wait_for(
+        "the VoIP token forgotten",
+        std::time::Duration::from_secs(10),
+        || async {
+            let (_, body) = mesh
+                .api(
+                    reqwest::Method::GET,
+                    "/v1/apps/demo/users/bob/devices",
+                    None,
+                )
+                .await;
+            (body["devices"][0]["voip"] == false).then_some(())
+        },
+    )
+    .await;
+    invite(&mesh, "call-y", &["bob"], 30).await;
+    mesh.outcome("call-y", "bob", OutcomeStatus::Delivered)
+        .await;
+    let last = mesh.sim_messages("apns").await.last().unwrap().clone();
+    assert_eq!(last["tokens"][0], alert.as_str());
+    assert_eq!(last["body"]["headers"]["apns-push-type"], "alert");
+}

@@ -79,13 +79,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 struct RegisterBody {
     vendor: String,
     token: String,
+    /// An iOS app's PushKit token: calls ring through it.
+    voip_token: Option<String>,
     package: Option<String>,
     platform: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct TokenBody {
-    token: String,
+    token: Option<String>,
+    voip_token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -99,6 +102,8 @@ struct DeviceView {
     vendor: Vendor,
     package: Option<String>,
     platform: Option<String>,
+    /// Calls ring it through a VoIP (PushKit) token.
+    voip: bool,
     updated_ms: u64,
 }
 
@@ -109,6 +114,7 @@ impl From<Device> for DeviceView {
             vendor: d.vendor,
             package: d.package,
             platform: d.platform,
+            voip: d.voip_token.is_some(),
             updated_ms: d.updated_ms,
         }
     }
@@ -126,16 +132,26 @@ fn id(name: &str, value: &str) -> Result<(), ApiError> {
 }
 
 /// Vendor tokens are opaque and long (APNs 64 hex, FCM ~160 chars); bound them, forbid blanks.
-fn token(value: &str) -> Result<(), ApiError> {
+fn token(name: &str, value: &str) -> Result<(), ApiError> {
     if value.is_empty()
         || value.len() > 4096
         || value.chars().any(|c| c.is_whitespace() || c.is_control())
     {
-        return Err(ApiError::Invalid(
-            "token: must be 1 to 4096 characters without spaces".into(),
-        ));
+        return Err(ApiError::Invalid(format!(
+            "{name}: must be 1 to 4096 characters without spaces"
+        )));
     }
     Ok(())
+}
+
+/// A VoIP token is APNs' (PushKit) alone.
+fn voip_token(vendor: Vendor, value: &str) -> Result<(), ApiError> {
+    if vendor != Vendor::Apns {
+        return Err(ApiError::Invalid(format!(
+            "voip_token: only an apns device has one, not a {vendor} device"
+        )));
+    }
+    token("voip_token", value)
 }
 
 async fn register(
@@ -150,11 +166,17 @@ async fn register(
         .vendor
         .parse()
         .map_err(|e| ApiError::Invalid(format!("vendor: {e}")))?;
-    token(&body.token)?;
+    token("token", &body.token)?;
+    if let Some(voip) = &body.voip_token {
+        voip_token(vendor, voip)?;
+    }
     let (push_id, created) =
         state
             .store
             .register(&app_id, vendor, &body.token, body.package, body.platform)?;
+    if let Some(voip) = &body.voip_token {
+        state.store.set_voip_token(&app_id, &push_id, voip)?;
+    }
     state.store.flush()?;
     let status = if created {
         StatusCode::CREATED
@@ -171,10 +193,24 @@ async fn update_token(
 ) -> Result<HttpResponse, ApiError> {
     let (app_id, push_id) = path.into_inner();
     app(&state, &app_id)?;
-    token(&body.token)?;
-    let device = state.store.update_token(&app_id, &push_id, &body.token)?;
+    let body = body.into_inner();
+    if body.token.is_none() && body.voip_token.is_none() {
+        return Err(ApiError::Invalid(
+            "token: give token, voip_token or both".into(),
+        ));
+    }
+    if let Some(t) = &body.token {
+        token("token", t)?;
+        state.store.update_token(&app_id, &push_id, t)?;
+    }
+    if let Some(voip) = &body.voip_token {
+        let device = state.store.get(&app_id, &push_id)?;
+        let device = device.ok_or_else(|| StoreError::NotFound(push_id.clone()))?;
+        voip_token(device.vendor, voip)?;
+        state.store.set_voip_token(&app_id, &push_id, voip)?;
+    }
     state.store.flush()?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "push_id": device.push_id })))
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "push_id": push_id })))
 }
 
 async fn unregister(

@@ -3,11 +3,11 @@
 
 use crate::store::{Device, DeviceStore, StoreError};
 use prometheus::IntCounterVec;
-use pushmesh_contract::public::{Outcome, OutcomeStatus};
+use pushmesh_contract::public::{CallEvent, Outcome, OutcomeStatus};
 use pushmesh_contract::stage::{Batch, DevicePush, PushJob, RegistryItem, MAX_PUSHES_PER_MESSAGE};
 use pushmesh_contract::{codec, Vendor};
 use pushmesh_runtime::amqp::topology::{
-    self, Lane, ERROR_HEADER, MESSAGE_ID_HEADER, TOKEN_GEN_HEADER,
+    self, Lane, ERROR_HEADER, MESSAGE_ID_HEADER, TOKEN_GEN_HEADER, TOKEN_KIND_HEADER,
 };
 use pushmesh_runtime::amqp::{
     blocking_commit, AmqpError, Commit, Delivery, Handled, Outgoing, StageHandler, Work,
@@ -171,27 +171,34 @@ impl ResolveHandler {
         }
         self.metrics.recipients.with_label_values(&["device"]).inc();
         let lane = Lane::of(job.call.as_ref());
+        let rings = job
+            .call
+            .as_ref()
+            .is_some_and(|c| c.event == CallEvent::Invite);
         for device in devices {
-            pushes
-                .entry((device.vendor, lane))
-                .or_default()
-                .push(DevicePush {
-                    app_id: job.app_id.clone(),
-                    message_id: job.message_id.clone(),
-                    user_id: user.to_owned(),
-                    push_id: device.push_id,
-                    vendor: device.vendor,
-                    token: device.token,
-                    token_gen: device.token_gen,
-                    package: device.package,
-                    notification: job.notification.clone(),
-                    expires_at_ms: job.expires_at_ms,
-                    attempt: 0,
-                    not_before_ms: 0,
-                    replays: 0,
-                    call: job.call.clone(),
-                    voip: false,
-                });
+            // A call rings an iPhone through PushKit when the app registered a VoIP token.
+            let (token, token_gen, voip) = match device.voip_token {
+                Some(voip) if rings => (voip, device.voip_gen, true),
+                _ => (device.token, device.token_gen, false),
+            };
+            let push = DevicePush {
+                app_id: job.app_id.clone(),
+                message_id: job.message_id.clone(),
+                user_id: user.to_owned(),
+                push_id: device.push_id,
+                vendor: device.vendor,
+                token,
+                token_gen,
+                package: device.package,
+                notification: job.notification.clone(),
+                expires_at_ms: job.expires_at_ms,
+                attempt: 0,
+                not_before_ms: 0,
+                replays: 0,
+                call: job.call.clone(),
+                voip,
+            };
+            pushes.entry((device.vendor, lane)).or_default().push(push);
         }
     }
 }
@@ -271,6 +278,14 @@ impl StageHandler for InvalidTokenHandler {
                 continue;
             };
             let token_gen = header(d, TOKEN_GEN_HEADER).and_then(|g| g.parse().ok());
+            if header(d, TOKEN_KIND_HEADER).as_deref() == Some("voip") {
+                let gen = token_gen.unwrap_or(0);
+                let cleared = self.store.clear_voip_token(&outcome.app_id, push_id, gen);
+                if cleared.map_err(AmqpError::stage)? {
+                    tracing::info!(app_id = %outcome.app_id, push_id, "VoIP token forgotten: APNs says it is dead");
+                }
+                continue;
+            }
             let removed = self
                 .store
                 .remove(&outcome.app_id, push_id, token_gen)

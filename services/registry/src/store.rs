@@ -25,6 +25,9 @@ pub struct Device {
     /// Bumped when the token changes; see `DevicePush::token_gen`.
     pub token_gen: u64,
     pub updated_ms: u64,
+    /// An iOS device's PushKit token, for calls (APNs VoIP pushes), and its generation.
+    pub voip_token: Option<String>,
+    pub voip_gen: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +62,21 @@ pub trait DeviceStore: Send + Sync {
     ) -> Result<(String, bool), StoreError>;
     /// The vendor rotated the device's token.
     fn update_token(&self, app_id: &str, push_id: &str, token: &str) -> Result<Device, StoreError>;
+    /// Sets the device's VoIP (PushKit) token.
+    fn set_voip_token(
+        &self,
+        app_id: &str,
+        push_id: &str,
+        voip_token: &str,
+    ) -> Result<(), StoreError>;
+    /// Forgets the device's VoIP token, if its generation is still `if_gen` (APNs said it is
+    /// dead; the device keeps its alert token).
+    fn clear_voip_token(
+        &self,
+        app_id: &str,
+        push_id: &str,
+        if_gen: u64,
+    ) -> Result<bool, StoreError>;
     /// Binds the device to `user_id`, unbinding it from whoever had it.
     fn bind(&self, app_id: &str, push_id: &str, user_id: &str) -> Result<(), StoreError>;
     /// Unbinds the device; with `only_from`, only if that user is the one bound (a late logout
@@ -106,6 +124,8 @@ struct Record {
     platform: Option<String>,
     token_gen: u64,
     updated_ms: u64,
+    voip_token: Option<String>,
+    voip_gen: u64,
 }
 
 impl Record {
@@ -119,6 +139,8 @@ impl Record {
             user_id: (!owner.is_empty()).then(|| owner.to_owned()),
             token_gen: self.token_gen,
             updated_ms: self.updated_ms,
+            voip_token: self.voip_token,
+            voip_gen: self.voip_gen,
         }
     }
 }

@@ -22,6 +22,7 @@ use pushmesh_contract::stage::{Batch, DevicePush};
 use pushmesh_contract::{codec, now_ms, Vendor};
 use pushmesh_runtime::amqp::topology::{
     self, Lane, ERROR_HEADER, MESSAGE_ID_HEADER, PUSH_ID_HEADER, TOKEN_GEN_HEADER,
+    TOKEN_KIND_HEADER,
 };
 use pushmesh_runtime::amqp::{
     blocking_commit, AmqpError, Commit, Delivery, Handled, Outgoing, StageHandler, Work,
@@ -159,10 +160,14 @@ impl<V: VendorApi> Shared<V> {
         }
         .of_call(push.call.as_ref());
         let body = serde_json::to_vec(&o).expect("outcomes serialize");
-        Outgoing::json(topology::OUTCOMES_EXCHANGE, o.routing_key(), body)
+        let out = Outgoing::json(topology::OUTCOMES_EXCHANGE, o.routing_key(), body)
             .with_header(MESSAGE_ID_HEADER, push.message_id.as_str())
             .with_header(PUSH_ID_HEADER, push.push_id.as_str())
-            .with_header(TOKEN_GEN_HEADER, push.token_gen.to_string())
+            .with_header(TOKEN_GEN_HEADER, push.token_gen.to_string());
+        match push.voip {
+            true => out.with_header(TOKEN_KIND_HEADER, "voip"),
+            false => out,
+        }
     }
 
     /// A push's final outcome: published, and remembered so a redelivery is not sent again.

@@ -144,6 +144,8 @@ impl DeviceStore for RedbDevices {
                 platform,
                 token_gen: 1,
                 updated_ms: now_ms(),
+                voip_token: None,
+                voip_gen: 0,
             };
             t.put(app_id, "", &id, &record)?;
             t.tokens.insert(token_key.as_slice(), id.as_slice())?;
@@ -171,6 +173,48 @@ impl DeviceStore for RedbDevices {
                 t.put(app_id, &owner, &id, &record)?;
             }
             Ok(record.into_device(push_id.to_owned(), &owner))
+        })
+    }
+
+    fn set_voip_token(
+        &self,
+        app_id: &str,
+        push_id: &str,
+        voip_token: &str,
+    ) -> Result<(), StoreError> {
+        let not_found = || StoreError::NotFound(push_id.to_owned());
+        let id = id_bytes(push_id).ok_or_else(not_found)?;
+        self.write(|t| {
+            let (owner, mut record) = t.locate(app_id, &id)?.ok_or_else(not_found)?;
+            if record.voip_token.as_deref() != Some(voip_token) {
+                record.voip_token = Some(voip_token.to_owned());
+                record.voip_gen += 1;
+                record.updated_ms = now_ms();
+                t.put(app_id, &owner, &id, &record)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn clear_voip_token(
+        &self,
+        app_id: &str,
+        push_id: &str,
+        if_gen: u64,
+    ) -> Result<bool, StoreError> {
+        let Some(id) = id_bytes(push_id) else {
+            return Ok(false);
+        };
+        self.write(|t| {
+            let Some((owner, mut record)) = t.locate(app_id, &id)? else {
+                return Ok(false);
+            };
+            if record.voip_token.is_none() || record.voip_gen != if_gen {
+                return Ok(false);
+            }
+            record.voip_token = None;
+            t.put(app_id, &owner, &id, &record)?;
+            Ok(true)
         })
     }
 

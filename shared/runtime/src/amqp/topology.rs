@@ -38,6 +38,9 @@ pub const ERROR_HEADER: &str = "x-pushmesh-error";
 pub const MESSAGE_ID_HEADER: &str = "x-pushmesh-message-id";
 pub const PUSH_ID_HEADER: &str = "x-pushmesh-push-id";
 pub const TOKEN_GEN_HEADER: &str = "x-pushmesh-token-gen";
+/// On an outcome of a push to a device's VoIP token (`voip`): its generation is the VoIP
+/// token's, and a dead one is forgotten without the device.
+pub const TOKEN_KIND_HEADER: &str = "x-pushmesh-token-kind";
 /// When a stage published the message, in microseconds since the Unix epoch: the next stage
 /// reports how long it waited (`queue_wait_seconds`).
 pub const PUBLISHED_US_HEADER: &str = "x-pushmesh-published-us";
