@@ -510,3 +510,67 @@ async fn an_iphone_rings_through_its_voip_token_and_messages_keep_its_alert_toke
     assert_eq!(last["tokens"][0], alert.as_str());
     assert_eq!(last["body"]["headers"]["apns-push-type"], "alert");
 }
+
+/// A call placed while ten 10,000-member group messages keep the dispatcher busy rings before
+/// the groups' remaining pushes: it never queues behind them. (The benchmark's `call` scenario
+/// measures how long it takes.)
+#[actix_rt::test]
+async fn a_call_does_not_wait_behind_a_group_burst() {
+    const MEMBERS: usize = 10_000;
+    let mesh = Mesh::start().await;
+    let members: Vec<String> = (0..MEMBERS).map(|i| format!("m{i}")).collect();
+    let tokens: Vec<String> = members.iter().map(|u| token("fcm", u)).collect();
+    for chunk in members.iter().zip(&tokens).collect::<Vec<_>>().chunks(50) {
+        let registering = chunk.iter().map(|(u, t)| mesh.fcm_device(t, u));
+        futures_util::future::join_all(registering).await;
+    }
+    mesh.fcm_device(&token("fcm", "callee"), "callee").await;
+    // Half the members online; vendor-sim answers each FCM request 20 ms late.
+    for u in members.iter().step_by(2) {
+        mesh.publish(
+            "presence.online",
+            json!({"app_id": "demo", "user_id": u, "session_id": "s", "ttl_s": 600}),
+        )
+        .await;
+    }
+    mesh.sim_post("/sim/fcm/latency", json!({"ms": 20})).await;
+    mesh.sim_post("/sim/fcm/compact", json!({"on": true})).await;
+    for g in 0..10 {
+        mesh.publish(
+            "im.message",
+            json!({
+                "app_id": "demo", "message_id": format!("g{g}"), "conversation_type": "group",
+                "conversation_id": "big", "sender_id": "x", "recipients": members,
+                "push": {"title": "group", "content": "busy", "payload": "group"}
+            }),
+        )
+        .await;
+    }
+    pushmesh_tests::wait_for(
+        "the groups' pushes under way",
+        std::time::Duration::from_secs(60),
+        || async {
+            (mesh.sim_get("/sim/fcm/count").await["requests"]
+                .as_u64()
+                .unwrap_or(0)
+                >= 200)
+                .then_some(())
+        },
+    )
+    .await;
+    invite(&mesh, "call-b", &["callee"], 60).await;
+    mesh.outcome("call-b", "callee", OutcomeStatus::Delivered)
+        .await;
+    let group_total = 10 * MEMBERS / 2;
+    let requests = mesh.sim_requests("fcm").await;
+    let call_at = requests
+        .iter()
+        .position(|r| r["tokens"][0] == token("fcm", "callee"))
+        .expect("the call at vendor-sim");
+    let after = group_total - (call_at.min(group_total));
+    println!("call during a burst: {call_at} group pushes before it, {after} after");
+    assert!(
+        after > group_total / 2,
+        "the call waited behind {call_at} of {group_total} pushes"
+    );
+}
