@@ -94,8 +94,12 @@ fn kind_of(routing_key: &str) -> &'static str {
 }
 
 impl<S: DedupStore> StageHandler for IngestHandler<S> {
+    /// The message lane is paced; the call lane takes a call the moment it comes.
     fn batch_interval(&self) -> Duration {
-        Duration::from_millis(self.settings.ingest.batch_interval_ms)
+        match self.lane {
+            Lane::Message => Duration::from_millis(self.settings.ingest.batch_interval_ms),
+            Lane::Call => Duration::ZERO,
+        }
     }
 
     async fn handle(&mut self, batch: &[Delivery]) -> Result<Work, AmqpError> {

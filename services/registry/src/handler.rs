@@ -203,6 +203,9 @@ impl ResolveHandler {
     }
 }
 
+/// Recipients resolved before the registry lets other work on its thread run.
+const RESOLVE_CHUNK: usize = 2_000;
+
 /// Makes the store's writes durable once the batch's outputs are confirmed, before it is acked.
 fn flush(store: &Arc<dyn DeviceStore>) -> Commit {
     let store = store.clone();
@@ -227,6 +230,14 @@ impl StageHandler for ResolveHandler {
                     }
                 }
                 Err(e) => out.push(dead_letter(d, "registry", e)),
+            }
+            // A run is resolved once it holds a group's worth of recipients, and the thread is
+            // let go: the call lane's stage shares it, and a call must not wait for a batch of
+            // group messages to be resolved.
+            if run.iter().map(|j| j.recipients.len()).sum::<usize>() >= RESOLVE_CHUNK {
+                self.resolve(std::mem::take(&mut run), &mut pushes, &mut out)
+                    .map_err(AmqpError::stage)?;
+                tokio::task::yield_now().await;
             }
         }
         self.resolve(run, &mut pushes, &mut out)

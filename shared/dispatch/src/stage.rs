@@ -198,8 +198,10 @@ impl<V: VendorApi> Shared<V> {
     }
 
     /// Splits input into what is sent now (grouped into vendor requests) and what is not, and
-    /// marks the batch's pushes as in flight.
-    fn plan(
+    /// marks the batch's pushes as in flight. It yields after each delivery (up to 1,000
+    /// pushes): the call lane's stage shares this thread, and a call must not wait for a
+    /// batch of group pushes to be planned.
+    async fn plan(
         &self,
         batch: &[Delivery],
         now: u64,
@@ -220,6 +222,7 @@ impl<V: VendorApi> Shared<V> {
                     continue;
                 }
             };
+            tokio::task::yield_now().await;
             for push in items {
                 // The same push twice in flight is handled once (see `inflight`).
                 if !taken.take(&push) {
@@ -425,7 +428,7 @@ impl<V: VendorApi> Shared<V> {
 impl<V: VendorApi> StageHandler for DispatchHandler<V> {
     async fn handle(&mut self, batch: &[Delivery]) -> Result<Work, AmqpError> {
         let mut o = Outputs::default();
-        let (requests, sending) = self.shared.plan(batch, now_ms(), &mut o)?;
+        let (requests, sending) = self.shared.plan(batch, now_ms(), &mut o).await?;
         self.shared.record(&o.settled)?;
         let commit = self.commit();
         let shared = self.shared.clone();

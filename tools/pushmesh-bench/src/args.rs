@@ -2,12 +2,12 @@
 //! mistyped scenario or flag would otherwise run minutes of the wrong benchmark.
 
 pub const USAGE: &str = "usage: pushmesh-bench [SCENARIO] [FLAGS]
-scenarios: all (default), ceiling, peer, latency, group, registry, memory, dedup
+scenarios: all (default), ceiling, peer, latency, group, call, registry, memory, dedup
 flags: --peer N  --rate N  --vendor-ms N  --pushes N  --registry-devices N
        --registry-cache-mb N  --dedup-ids N  --hold  --help";
 
-pub const SCENARIOS: [&str; 8] = [
-    "all", "ceiling", "peer", "latency", "group", "registry", "memory", "dedup",
+pub const SCENARIOS: [&str; 9] = [
+    "all", "ceiling", "peer", "latency", "group", "call", "registry", "memory", "dedup",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -82,6 +82,10 @@ async fn main() -> anyhow::Result<()> {
     println!("registering {users} FCM devices for the peer scenarios");
     load::register(&m, 0..users, |_| "fcm").await?;
 
+    if scenario == "call" {
+        rows.extend(scenarios::call(&m, 20_000).await?);
+        return finish(&m, &rows, opts.hold).await;
+    }
     const CEILING_N: u64 = 200_000;
     let size = load::peer_message("ceiling-sized", "u0").len();
     let ceiling = scenarios::ceiling(&m, CEILING_N).await?;
@@ -123,6 +127,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if matches!(scenario.as_str(), "all" | "group") {
         rows.extend(scenarios::group(&m, 10_000, users).await?);
+    }
+    if scenario == "all" {
+        rows.extend(scenarios::call(&m, 20_000).await?);
     }
     if matches!(scenario.as_str(), "all" | "memory") {
         rows.push(scenarios::memory(&m, &idle, pushes, users).await?);

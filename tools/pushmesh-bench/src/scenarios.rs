@@ -1,8 +1,10 @@
 //! The benchmark scenarios that run against the mesh, each returning the rows it reports
 //! (the registry's, which needs no mesh, is in `device_store`).
 
+mod call;
 mod device_store;
 
+pub use call::call;
 pub use device_store::registry;
 
 use crate::cpu;
@@ -272,7 +274,7 @@ pub async fn latency(
     )])
 }
 
-const VENDORS: [&str; 7] = ["fcm", "apns", "huawei", "xiaomi", "oppo", "vivo", "honor"];
+pub(crate) const VENDORS: [&str; 7] = ["fcm", "apns", "huawei", "xiaomi", "oppo", "vivo", "honor"];
 
 /// One group message to `members` members, half of them online, devices spread over the vendors.
 pub async fn group(m: &Mesh, members: usize, offset: usize) -> anyhow::Result<Vec<Row>> {

@@ -209,12 +209,17 @@ pub async fn declare_calls_ended(
         durable: true,
         ..Default::default()
     };
+    // An ended call matters only while its invites may still be sent: no longer than the
+    // longest call. A replica scaled away for good leaves a queue that goes after a day unused.
+    let mut args = FieldTable::default();
+    let ttl_ms = (MAX_CALL_TIMEOUT_S + 60) * 1000;
+    args.insert(
+        "x-message-ttl".into(),
+        AMQPValue::LongLongInt(ttl_ms as i64),
+    );
+    args.insert("x-expires".into(), AMQPValue::LongLongInt(86_400_000));
     let declared = ch
-        .queue_declare(
-            ShortString::from(name.as_str()),
-            options,
-            FieldTable::default(),
-        )
+        .queue_declare(ShortString::from(name.as_str()), options, args)
         .await?;
     bind(&ch, &name, CALLS_ENDED_EXCHANGE, "").await?;
     ch.close(200, "calls-ended queue declared".into()).await?;
