@@ -35,13 +35,22 @@ for port in 9200 9101 9102 9103 9110 9111 9112 9113 9114 9115 9116; do
 done
 echo "mesh is up: ingest :9101, presence :9102, registry :9103, dispatchers :9110-9116, vendor-sim :9200 (APNs :9201)"
 
+# What bob's phone does at login, with the user token the demo app's server gave it.
+user_token=$(PUSHMESH_CONFIG=config/pushmesh.toml "$bin/pushmesh-cli" token demo bob)
 token="demo-fcm-token-$RANDOM"
+echo "bob's phone registers its FCM token and binds the device to bob:"
+echo "  curl -X POST localhost:9103/v1/apps/demo/devices -H \"authorization: Bearer \$USER_TOKEN\" -H 'content-type: application/json' -d '{\"vendor\":\"fcm\",\"token\":\"$token\"}'"
 push_id=$(curl -fs -X POST http://127.0.0.1:9103/v1/apps/demo/devices \
+  -H "authorization: Bearer $user_token" \
   -H 'content-type: application/json' -d "{\"vendor\":\"fcm\",\"token\":\"$token\",\"platform\":\"android\"}" \
   | sed -E 's/.*"push_id":"([^"]+)".*/\1/')
+echo "  curl -X PUT localhost:9103/v1/apps/demo/devices/$push_id/user -H \"authorization: Bearer \$USER_TOKEN\" -H 'content-type: application/json' -d '{\"user_id\":\"bob\"}'"
 curl -fs -X PUT "http://127.0.0.1:9103/v1/apps/demo/devices/$push_id/user" \
+  -H "authorization: Bearer $user_token" \
   -H 'content-type: application/json' -d '{"user_id":"bob"}'
 echo "registered device $push_id (FCM token $token) and bound it to user bob"
+echo "(USER_TOKEN=\$(PUSHMESH_CONFIG=config/pushmesh.toml $bin/pushmesh-cli token demo bob) mints bob's token;"
+echo " the demo app's server key is in fixtures/demo-api-keys)"
 
 message_id="demo-$(date +%s)-$RANDOM"
 "$bin/pushmesh-cli" publish im.message "{\"app_id\":\"demo\",\"message_id\":\"$message_id\",

@@ -3,6 +3,7 @@
 
 mod api;
 mod apns;
+mod auth;
 mod bindings;
 mod calls;
 mod crash;

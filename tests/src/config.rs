@@ -55,7 +55,14 @@ impl Ports {
     }
 }
 
-pub fn settings_toml(vhost: &Vhost, dir: &std::path::Path, ports: Ports, extra: &str) -> String {
+/// The test settings. `keys_file`: the demo app's API keys, when not the fixtures'.
+pub fn settings_toml(
+    vhost: &Vhost,
+    dir: &std::path::Path,
+    ports: Ports,
+    extra: &str,
+    keys_file: Option<&std::path::Path>,
+) -> String {
     let Ports {
         sim: sim_port,
         apns: apns_port,
@@ -70,6 +77,12 @@ pub fn settings_toml(vhost: &Vhost, dir: &std::path::Path, ports: Ports, extra: 
         true => "",
         false => "[batch]\nmax_items = 100\nlinger_ms = 2\n",
     };
+    // Tests register devices by the thousand: the device API's rate limit out of the way,
+    // unless a test gives its own `[api]`.
+    let api = match extra.contains("[api]") {
+        true => "",
+        false => "[api]\nrate_per_s = 1000000\nburst = 1000000\n",
+    };
     format!(
         r#"
 log = "warn,pushmesh=info"
@@ -77,7 +90,7 @@ data_dir = "{data}"
 [amqp]
 url = "{url}"
 prefetch = 200
-{batch}[listen]
+{batch}{api}[listen]
 ingest = "127.0.0.1:{ingest}"
 presence = "127.0.0.1:{presence}"
 registry = "127.0.0.1:{registry}"
@@ -95,6 +108,12 @@ listen = "127.0.0.1:{sim_port}"
 apns_listen = "127.0.0.1:{apns_port}"
 fcm_public_key_file = "{fixtures}/fcm-demo-public.pem"
 apns_public_key_file = "{fixtures}/apns-demo-public.pem"
+[api.apps.demo]
+keys_file = "{keys}"
+token_secret_file = "{fixtures}/demo-token-secret"
+[api.apps.other]
+keys_file = "{fixtures}/other-api-keys"
+token_secret_file = "{fixtures}/other-token-secret"
 [apps.demo.fcm]
 project_id = "pushmesh-demo"
 service_account_file = "{fixtures}/fcm-demo-service-account.json"
@@ -167,6 +186,9 @@ token_url = "http://127.0.0.1:{sim_port}/fcm/token"
         data = dir.display(),
         url = vhost.amqp_url(),
         fixtures = fixtures.display(),
+        keys = keys_file
+            .map_or(fixtures.join("demo-api-keys"), Into::into)
+            .display(),
     )
 }
 

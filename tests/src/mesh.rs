@@ -24,9 +24,11 @@ pub struct MeshOptions {
     /// Services to run as real processes instead of in this test (`ingest`, `presence`,
     /// `registry`, `dispatch-fcm`), started with [`Mesh::start_process`].
     pub processes: &'static [&'static str],
-    /// TOML appended to the test settings (sections not already present; a `[batch]` section
-    /// replaces the test's).
+    /// TOML appended to the test settings (sections not already present; a `[batch]` or `[api]`
+    /// section replaces the test's).
     pub extra_toml: String,
+    /// The demo app's API keys file, when not the fixtures'.
+    pub api_keys_file: Option<std::path::PathBuf>,
 }
 
 pub struct Mesh {
@@ -112,13 +114,15 @@ impl Mesh {
             dir.path(),
             Ports::new(0, 0, &[]),
             "",
+            None,
         ))
         .expect("test settings are valid");
         let sim = vendor_sim::Application::build(&sim_only, dir.path(), shutdown.clone())
             .expect("vendor-sim starts");
         let mut ports = Ports::new(sim.port(), sim.apns_port(), opts.processes);
         actix_rt::spawn(sim.run_until_stopped());
-        let toml = settings_toml(&vhost, dir.path(), ports, &opts.extra_toml);
+        let keys = opts.api_keys_file.as_deref();
+        let toml = settings_toml(&vhost, dir.path(), ports, &opts.extra_toml, keys);
         let settings = Settings::from_toml(&toml).expect("test settings are valid");
         let in_process = |name: &str| !opts.processes.contains(&name);
 
@@ -198,17 +202,38 @@ impl Mesh {
 
     // ---- devices (registry HTTP API) ----
 
+    /// A device API call as the app's server makes it (with the server key of the app its
+    /// path names).
     pub async fn api(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
+        let app = path.split('/').nth(3).unwrap_or(APP);
+        let key =
+            std::fs::read_to_string(crate::repo_root().join(format!("fixtures/{app}-api-keys")))
+                .unwrap_or_default();
+        let bearer = format!("Bearer {}", key.trim());
+        self.api_as(method, path, body, Some(&bearer)).await
+    }
+
+    /// A device API call with `authorization` as its header (none: no header).
+    pub async fn api_as(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        authorization: Option<&str>,
+    ) -> (u16, Value) {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.registry));
         if let Some(b) = body {
             req = req.json(&b);
+        }
+        if let Some(a) = authorization {
+            req = req.header("authorization", a);
         }
         let resp = req.send().await.expect("registry answers");
         let status = resp.status().as_u16();

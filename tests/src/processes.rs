@@ -53,6 +53,8 @@ impl Mesh {
             .expect("log file");
         let child = Command::new(bin)
             .env("PUSHMESH_CONFIG", &config)
+            // A process logs to its own file: everything a service says, as an operator sees it.
+            .env("PUSHMESH__LOG", "info,lapin=warn")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -78,7 +80,10 @@ impl Mesh {
                 let lines: Vec<&str> = text.lines().collect();
                 let (before, tail) = lines.split_at(lines.len().saturating_sub(40));
                 // Why a process exited is often long before its last lines.
-                let errors: Vec<_> = before.iter().filter(|l| l.contains("ERROR")).collect();
+                let errors: Vec<_> = before
+                    .iter()
+                    .filter(|l| l.contains("ERROR") || l.starts_with("Error:"))
+                    .collect();
                 if !errors.is_empty() {
                     eprintln!("--- earlier errors in {} ---", path.display());
                     errors.iter().take(20).for_each(|line| eprintln!("{line}"));

@@ -10,6 +10,8 @@ use serde::de::DeserializeOwned;
 use std::collections::HashSet;
 
 mod call;
+#[cfg(test)]
+mod fuzz;
 pub use call::{Cancel, Invite};
 
 /// Why a message was refused. The text goes into header `x-pushmesh-error` and always names
@@ -184,8 +186,20 @@ impl Validator<'_> {
     }
 }
 
+/// The body as `T`; a body of the wrong shape is refused naming the field (`push.title: ...`).
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Rejection> {
-    serde_json::from_slice(body).map_err(|e| Rejection(format!("invalid JSON body: {e}")))
+    let mut json = serde_json::Deserializer::from_slice(body);
+    let parsed: T = serde_path_to_error::deserialize(&mut json).map_err(|e| {
+        let (path, inner) = (e.path().to_string(), e.inner());
+        match (inner.is_data(), path.as_str()) {
+            (_, ".") => Rejection(format!("invalid JSON body: {inner}")),
+            (false, _) => Rejection(format!("invalid JSON body at {path}: {inner}")),
+            (true, _) => Rejection(format!("{path}: {inner}")),
+        }
+    })?;
+    json.end()
+        .map_err(|e| Rejection(format!("invalid JSON body: {e}")))?;
+    Ok(parsed)
 }
 
 fn field(name: &str, value: &str) -> Result<(), Rejection> {

@@ -1,66 +1,123 @@
-//! The device and server HTTP API (docs/contract.md). Every write is flushed before the answer.
+//! The device and server HTTP API (docs/contract.md). Every request names its caller (`auth`);
+//! an app's server may do everything in its app, a user's phone only what concerns its own
+//! user and the devices it holds. Every write is flushed before the answer.
 
+mod error;
+#[cfg(test)]
+mod fuzz;
+
+pub use error::ApiError;
+
+use crate::auth::{Caller, Credentials};
 use crate::store::{Device, DeviceStore, StoreError};
+use actix_web::error::JsonPayloadError;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse, ResponseError};
+use actix_web::{web, HttpRequest, HttpResponse};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use pushmesh_contract::Vendor;
 use pushmesh_runtime::settings::check_id;
-use pushmesh_runtime::Settings;
+use pushmesh_runtime::{Settings, SettingsError};
 use serde::{Deserialize, Serialize};
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 pub struct ApiState {
     pub store: Arc<dyn DeviceStore>,
     pub settings: Arc<Settings>,
+    pub credentials: Credentials,
+    /// Requests per caller: a server key, a user, or an address with no valid credential.
+    pub limiter: DefaultKeyedRateLimiter<String>,
 }
 
-/// Every error the API answers, with its HTTP status and its stable `code`.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error("app `{0}` is not configured")]
-    UnknownApp(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
+impl ApiState {
+    pub fn new(
+        store: Arc<dyn DeviceStore>,
+        settings: Arc<Settings>,
+    ) -> Result<Self, SettingsError> {
+        let credentials = Credentials::load(&settings.api)?;
+        let rate = NonZeroU32::new(settings.api.rate_per_s).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(settings.api.burst).unwrap_or(rate);
+        let limiter = RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst));
+        Ok(ApiState {
+            store,
+            settings,
+            credentials,
+            limiter,
+        })
+    }
+
+    /// The caller of `req` to `app_id`, counted against its rate limit; a request without a
+    /// valid credential is counted against its address.
+    fn caller(&self, req: &HttpRequest, app_id: &str) -> Result<Caller, ApiError> {
+        if !self.settings.is_known_app(app_id) {
+            return Err(ApiError::UnknownApp(app_id.to_owned()));
+        }
+        let header = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        let caller = self.credentials.caller(app_id, header);
+        let counted_as = match &caller {
+            Ok(c) => c.id(app_id),
+            Err(_) => format!(
+                "addr:{}",
+                req.peer_addr()
+                    .map(|a| a.ip().to_string())
+                    .unwrap_or_default()
+            ),
+        };
+        if let Err(not_until) = self.limiter.check_key(&counted_as) {
+            let now = governor::clock::Clock::now(self.limiter.clock());
+            return Err(ApiError::RateLimited(not_until.wait_time_from(now)));
+        }
+        if self.limiter.len() > 100_000 {
+            self.limiter.retain_recent();
+        }
+        Ok(caller?)
+    }
 }
 
-impl ApiError {
-    fn code(&self) -> &'static str {
-        match self {
-            ApiError::Invalid(_) => "invalid_request",
-            ApiError::UnknownApp(_) => "unknown_app",
-            ApiError::Store(StoreError::NotFound(_)) => "device_not_found",
-            ApiError::Store(StoreError::TokenTaken(_)) => "token_taken",
-            ApiError::Store(_) => "storage_unavailable",
+/// What a user's token may touch: its own user, and a device bound to it or whose vendor token
+/// its phone presented (the holder). An app's server may touch anything in its app.
+fn may_touch(caller: &Caller, device: &Device) -> bool {
+    match caller {
+        Caller::Server { .. } => true,
+        Caller::User(user) => {
+            device.user_id.as_ref() == Some(user) || device.holder.as_ref() == Some(user)
         }
     }
 }
 
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
-            ApiError::UnknownApp(_) | ApiError::Store(StoreError::NotFound(_)) => {
-                StatusCode::NOT_FOUND
-            }
-            ApiError::Store(StoreError::TokenTaken(_)) => StatusCode::CONFLICT,
-            ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-        }
+/// The device, if `caller` may touch it (someone else's: 403; none: 404).
+fn device(
+    state: &ApiState,
+    caller: &Caller,
+    app_id: &str,
+    push_id: &str,
+) -> Result<Device, ApiError> {
+    let device = state.store.get(app_id, push_id)?;
+    let device = device.ok_or_else(|| StoreError::NotFound(push_id.to_owned()))?;
+    if !may_touch(caller, &device) {
+        return Err(ApiError::Forbidden(format!(
+            "device `{push_id}` is another user's: register its token from this phone first"
+        )));
     }
-
-    fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(serde_json::json!({
-            "error": {"code": self.code(), "message": self.to_string()}
-        }))
-    }
+    Ok(device)
 }
+
+/// The largest body a device call may carry; a real one is a few hundred bytes.
+const BODY_LIMIT: usize = 16 * 1024;
 
 /// JSON bodies that fail to parse answer in the same error shape, naming the field.
 pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
-        .limit(16 * 1024)
-        .error_handler(|err, _| ApiError::Invalid(format!("invalid JSON body: {err}")).into())
+        .limit(BODY_LIMIT)
+        .error_handler(|err, _| match err {
+            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                ApiError::TooLarge(BODY_LIMIT).into()
+            }
+            err => ApiError::Invalid(format!("invalid JSON body: {err}")).into(),
+        })
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -120,13 +177,6 @@ impl From<Device> for DeviceView {
     }
 }
 
-fn app(state: &ApiState, app_id: &str) -> Result<(), ApiError> {
-    if !state.settings.is_known_app(app_id) {
-        return Err(ApiError::UnknownApp(app_id.to_owned()));
-    }
-    Ok(())
-}
-
 fn id(name: &str, value: &str) -> Result<(), ApiError> {
     check_id(value).map_err(|reason| ApiError::Invalid(format!("{name}: {reason}")))
 }
@@ -155,12 +205,13 @@ fn voip_token(vendor: Vendor, value: &str) -> Result<(), ApiError> {
 }
 
 async fn register(
+    req: HttpRequest,
     state: web::Data<ApiState>,
     path: web::Path<String>,
     body: web::Json<RegisterBody>,
 ) -> Result<HttpResponse, ApiError> {
     let app_id = path.into_inner();
-    app(&state, &app_id)?;
+    let caller = state.caller(&req, &app_id)?;
     let body = body.into_inner();
     let vendor: Vendor = body
         .vendor
@@ -174,6 +225,10 @@ async fn register(
         state
             .store
             .register(&app_id, vendor, &body.token, body.package, body.platform)?;
+    // A phone that presents the vendor token holds the device: its user may bind it.
+    if let Caller::User(user) = &caller {
+        state.store.set_holder(&app_id, &push_id, user)?;
+    }
     if let Some(voip) = &body.voip_token {
         state.store.set_voip_token(&app_id, &push_id, voip)?;
     }
@@ -187,25 +242,25 @@ async fn register(
 }
 
 async fn update_token(
+    req: HttpRequest,
     state: web::Data<ApiState>,
     path: web::Path<(String, String)>,
     body: web::Json<TokenBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (app_id, push_id) = path.into_inner();
-    app(&state, &app_id)?;
+    let caller = state.caller(&req, &app_id)?;
     let body = body.into_inner();
     if body.token.is_none() && body.voip_token.is_none() {
         return Err(ApiError::Invalid(
             "token: give token, voip_token or both".into(),
         ));
     }
+    let device = device(&state, &caller, &app_id, &push_id)?;
     if let Some(t) = &body.token {
         token("token", t)?;
         state.store.update_token(&app_id, &push_id, t)?;
     }
     if let Some(voip) = &body.voip_token {
-        let device = state.store.get(&app_id, &push_id)?;
-        let device = device.ok_or_else(|| StoreError::NotFound(push_id.clone()))?;
         voip_token(device.vendor, voip)?;
         state.store.set_voip_token(&app_id, &push_id, voip)?;
     }
@@ -214,11 +269,13 @@ async fn update_token(
 }
 
 async fn unregister(
+    req: HttpRequest,
     state: web::Data<ApiState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (app_id, push_id) = path.into_inner();
-    app(&state, &app_id)?;
+    let caller = state.caller(&req, &app_id)?;
+    device(&state, &caller, &app_id, &push_id)?;
     if !state.store.remove(&app_id, &push_id, None)? {
         return Err(StoreError::NotFound(push_id).into());
     }
@@ -227,35 +284,62 @@ async fn unregister(
 }
 
 async fn bind(
+    req: HttpRequest,
     state: web::Data<ApiState>,
     path: web::Path<(String, String)>,
     body: web::Json<UserBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (app_id, push_id) = path.into_inner();
-    app(&state, &app_id)?;
+    let caller = state.caller(&req, &app_id)?;
     id("user_id", &body.user_id)?;
+    if let Caller::User(user) = &caller {
+        if *user != body.user_id {
+            return Err(ApiError::Forbidden(format!(
+                "a user token binds a device to its own user (`{user}`) only"
+            )));
+        }
+    }
+    device(&state, &caller, &app_id, &push_id)?;
     state.store.bind(&app_id, &push_id, &body.user_id)?;
     state.store.flush()?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 async fn unbind(
+    req: HttpRequest,
     state: web::Data<ApiState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (app_id, push_id) = path.into_inner();
-    app(&state, &app_id)?;
-    state.store.unbind(&app_id, &push_id, None)?;
+    let caller = state.caller(&req, &app_id)?;
+    let device = device(&state, &caller, &app_id, &push_id)?;
+    // Logout: a user unbinds only its own login, not another user's who held the phone since.
+    let only_from = match &caller {
+        Caller::User(user) => Some(user.as_str()),
+        Caller::Server { .. } => None,
+    };
+    if only_from.is_some() && device.user_id.as_deref() != only_from {
+        return Err(ApiError::Forbidden(format!(
+            "device `{push_id}` is not bound to this user"
+        )));
+    }
+    state.store.unbind(&app_id, &push_id, only_from)?;
     state.store.flush()?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 async fn devices_of(
+    req: HttpRequest,
     state: web::Data<ApiState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (app_id, user_id) = path.into_inner();
-    app(&state, &app_id)?;
+    let caller = state.caller(&req, &app_id)?;
+    if matches!(&caller, Caller::User(user) if *user != user_id) {
+        return Err(ApiError::Forbidden(format!(
+            "a user token lists its own user's devices only, not `{user_id}`'s"
+        )));
+    }
     let devices: Vec<DeviceView> = state
         .store
         .devices_of(&app_id, &user_id)?

@@ -3,6 +3,7 @@
 //! `dispatch.<vendor>`; deletes devices whose tokens a vendor declared dead.
 
 mod api;
+mod auth;
 mod handler;
 mod startup;
 mod store;

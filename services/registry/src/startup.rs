@@ -42,10 +42,7 @@ impl Application {
             Arc::new(store::open(&settings.data_dir, r.shard, r.cache_bytes)?);
         let addr = settings.listen.registry;
         let settings = Arc::new(settings);
-        let state = web::Data::new(ApiState {
-            store: store.clone(),
-            settings: settings.clone(),
-        });
+        let state = web::Data::new(ApiState::new(store.clone(), settings.clone())?);
         let routes = move |cfg: &mut web::ServiceConfig| {
             cfg.app_data(state.clone())
                 .app_data(api::json_config())

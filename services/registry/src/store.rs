@@ -28,13 +28,17 @@ pub struct Device {
     /// An iOS device's PushKit token, for calls (APNs VoIP pushes), and its generation.
     pub voip_token: Option<String>,
     pub voip_gen: u64,
+    /// The user whose phone last registered the device's vendor token with a user token: the
+    /// one user who may bind it to itself (docs/contract.md, Who may do what).
+    pub holder: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("device `{0}` is not registered")]
     NotFound(String),
-    #[error("that token is already registered as device `{0}`")]
+    // The message leaves out the other device: a caller learns no push_id it was not given.
+    #[error("that token is already registered as another device: register it (POST) instead")]
     TokenTaken(String),
     #[error("cannot open store at {path}: {cause}")]
     OpenFile { path: String, cause: String },
@@ -69,6 +73,8 @@ pub trait DeviceStore: Send + Sync {
         push_id: &str,
         voip_token: &str,
     ) -> Result<(), StoreError>;
+    /// Records that `user`'s phone presented the device's vendor token.
+    fn set_holder(&self, app_id: &str, push_id: &str, user: &str) -> Result<(), StoreError>;
     /// Forgets the device's VoIP token, if its generation is still `if_gen` (APNs said it is
     /// dead; the device keeps its alert token).
     fn clear_voip_token(
@@ -126,6 +132,7 @@ struct Record {
     updated_ms: u64,
     voip_token: Option<String>,
     voip_gen: u64,
+    holder: Option<String>,
 }
 
 impl Record {
@@ -141,6 +148,7 @@ impl Record {
             updated_ms: self.updated_ms,
             voip_token: self.voip_token,
             voip_gen: self.voip_gen,
+            holder: self.holder,
         }
     }
 }

@@ -32,6 +32,23 @@ impl Attempt {
         }
     }
 
+    /// The same result with `token` cut out of its detail: a vendor's error body may echo the
+    /// token, and details reach logs and outcomes, where tokens never go.
+    pub fn without_token(mut self, token: &str) -> Self {
+        let detail = match &mut self {
+            Attempt::Delivered { .. } => return self,
+            Attempt::InvalidToken { detail }
+            | Attempt::Rejected { detail }
+            | Attempt::Retry { detail, .. }
+            | Attempt::Defer { detail, .. }
+            | Attempt::Cancelled { detail } => detail,
+        };
+        if !token.is_empty() && detail.contains(token) {
+            *detail = detail.replace(token, "<token>");
+        }
+        self
+    }
+
     /// The metric label of this result.
     pub fn label(&self) -> &'static str {
         match self {
@@ -42,5 +59,25 @@ impl Attempt {
             Attempt::Defer { .. } => "deferred",
             Attempt::Cancelled { .. } => "cancelled",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_detail_never_carries_the_token() {
+        let echoed = Attempt::InvalidToken {
+            detail: "400 {\"error\":\"bad token abc123def\"}".into(),
+        };
+        assert_eq!(
+            echoed.without_token("abc123def"),
+            Attempt::InvalidToken {
+                detail: "400 {\"error\":\"bad token <token>\"}".into()
+            }
+        );
+        let other = Attempt::retry("503 busy");
+        assert_eq!(other.clone().without_token("abc123def"), other);
     }
 }

@@ -280,6 +280,7 @@ impl<V: VendorApi> Shared<V> {
     }
 
     fn settle(&self, mut push: DevicePush, attempt: Attempt, now: u64, o: &mut Outputs) {
+        let attempt = attempt.without_token(&push.token);
         self.metrics
             .attempts
             .with_label_values(&[attempt.label()])

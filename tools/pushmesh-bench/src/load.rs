@@ -158,12 +158,17 @@ pub async fn register(
     vendor_of: impl Fn(usize) -> &'static str,
 ) -> anyhow::Result<()> {
     let base = format!("http://127.0.0.1:{}/v1/apps/bench", mesh::port("registry"));
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+    let key = std::fs::read_to_string(fixtures.join("bench-api-keys"))?;
+    let bearer = format!("Bearer {}", key.trim());
     let results: Vec<anyhow::Result<()>> = stream::iter(users)
         .map(|i| {
             let (http, base, vendor) = (m.http.clone(), base.clone(), vendor_of(i));
+            let bearer = bearer.clone();
             async move {
                 let r: Value = http
                     .post(format!("{base}/devices"))
+                    .header("authorization", &bearer)
                     .json(&json!({"vendor": vendor, "token": token(vendor, i)}))
                     .send()
                     .await?
@@ -171,6 +176,7 @@ pub async fn register(
                     .await?;
                 let push_id = r["push_id"].as_str().unwrap_or_default();
                 http.put(format!("{base}/devices/{push_id}/user"))
+                    .header("authorization", &bearer)
                     .json(&json!({"user_id": format!("u{i}")}))
                     .send()
                     .await?;

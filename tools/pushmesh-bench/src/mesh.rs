@@ -97,6 +97,11 @@ listen = "127.0.0.1:{sim_port}"
 apns_listen = "127.0.0.1:{apns}"
 fcm_public_key_file = "{f}/fcm-demo-public.pem"
 apns_public_key_file = "{f}/apns-demo-public.pem"
+[api]
+rate_per_s = 1000000
+burst = 1000000
+[api.apps.bench]
+keys_file = "{f}/bench-api-keys"
 [apps.bench.fcm]
 project_id = "bench"
 service_account_file = "{f}/fcm-demo-service-account.json"

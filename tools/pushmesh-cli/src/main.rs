@@ -2,6 +2,8 @@
 //!
 //!   pushmesh-cli publish <routing-key> '<json body>'    publish to `pushmesh.ingest`, as an IM server does
 //!   pushmesh-cli replay <vendor> [--ttl-s N]           move parked pushes back to `dispatch.<vendor>`
+//!   pushmesh-cli token <app> <user> [--ttl-s N]        mint a user token for the device API, as
+//!                                                      the app's server does (HS256 apps)
 //!
 //! The broker URL comes from the pushmesh settings (`PUSHMESH_CONFIG`, `PUSHMESH__AMQP__URL`).
 
@@ -13,13 +15,21 @@ use pushmesh_contract::{codec, now_ms, Vendor};
 use pushmesh_runtime::amqp::topology::{dispatch_queue, parked_queue, Lane, INGEST_EXCHANGE};
 use pushmesh_runtime::Settings;
 
-const USAGE: &str = "usage: pushmesh-cli publish <routing-key> '<json body>'\n       pushmesh-cli replay <vendor> [--ttl-s N]";
+const USAGE: &str = "usage: pushmesh-cli publish <routing-key> '<json body>'\n       pushmesh-cli replay <vendor> [--ttl-s N]\n       pushmesh-cli token <app> <user> [--ttl-s N]";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let settings = Settings::load()?;
+    match args.as_slice() {
+        ["token", app, user] => return token(&settings, app, user, 3600),
+        ["token", app, user, "--ttl-s", ttl] => {
+            let ttl: u64 = ttl.parse().context("--ttl-s takes whole seconds")?;
+            return token(&settings, app, user, ttl);
+        }
+        _ => {}
+    }
     let conn = Connection::connect(&settings.amqp.url, ConnectionProperties::default())
         .await
         .with_context(|| format!("cannot connect to {}", settings.amqp.url))?;
@@ -37,6 +47,22 @@ async fn main() -> anyhow::Result<()> {
         _ => bail!(USAGE),
     }
     conn.close(200, "done".into()).await?;
+    Ok(())
+}
+
+/// Prints a user token for `user` of `app`, signed with the app's `token_secret_file`: the
+/// JWT an app's server gives its user's phone (docs/contract.md has the claims).
+fn token(settings: &Settings, app: &str, user: &str, ttl_s: u64) -> anyhow::Result<()> {
+    let api_app = settings.api.apps.get(app);
+    let Some(path) = api_app.and_then(|a| a.token_secret_file.as_ref()) else {
+        bail!("api.apps.{app}.token_secret_file is not set: this app signs no HS256 user tokens");
+    };
+    let secret = std::fs::read_to_string(path)
+        .with_context(|| format!("api.apps.{app}.token_secret_file: {}", path.display()))?;
+    let claims = serde_json::json!({"sub": user, "app": app, "exp": now_ms() / 1000 + ttl_s});
+    let key = jsonwebtoken::EncodingKey::from_secret(secret.trim().as_bytes());
+    let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    println!("{}", jsonwebtoken::encode(&header, &claims, &key)?);
     Ok(())
 }
 

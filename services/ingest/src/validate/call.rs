@@ -131,7 +131,7 @@ mod tests {
             (
                 "im.call.invite",
                 invite(json!({"timeout_s": "90"})),
-                "invalid JSON body",
+                "timeout_s: invalid type: string",
             ),
             (
                 "im.call.invite",

@@ -146,6 +146,7 @@ impl DeviceStore for RedbDevices {
                 updated_ms: now_ms(),
                 voip_token: None,
                 voip_gen: 0,
+                holder: None,
             };
             t.put(app_id, "", &id, &record)?;
             t.tokens.insert(token_key.as_slice(), id.as_slice())?;
@@ -190,6 +191,19 @@ impl DeviceStore for RedbDevices {
                 record.voip_token = Some(voip_token.to_owned());
                 record.voip_gen += 1;
                 record.updated_ms = now_ms();
+                t.put(app_id, &owner, &id, &record)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn set_holder(&self, app_id: &str, push_id: &str, user: &str) -> Result<(), StoreError> {
+        let not_found = || StoreError::NotFound(push_id.to_owned());
+        let id = id_bytes(push_id).ok_or_else(not_found)?;
+        self.write(|t| {
+            let (owner, mut record) = t.locate(app_id, &id)?.ok_or_else(not_found)?;
+            if record.holder.as_deref() != Some(user) {
+                record.holder = Some(user.to_owned());
                 t.put(app_id, &owner, &id, &record)?;
             }
             Ok(())

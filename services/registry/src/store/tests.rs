@@ -156,14 +156,14 @@ fn a_file_a_newer_build_wrote_is_refused() {
         let w = db.begin_write().unwrap();
         w.open_table(redb::TableDefinition::<&[u8], &[u8]>::new("meta"))
             .unwrap()
-            .insert(b"format".as_slice(), [6u8].as_slice())
+            .insert(b"format".as_slice(), [7u8].as_slice())
             .unwrap();
         w.commit().unwrap();
     }
     let err = RedbDevices::open(&path, 1 << 20).err().expect("opened");
     assert!(
         err.to_string()
-            .contains("it is format 6, and this build reads format 5"),
+            .contains("it is format 7, and this build reads format 6"),
         "{err}"
     );
 }

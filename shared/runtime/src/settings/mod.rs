@@ -68,6 +68,9 @@ pub struct Settings {
     pub registry: RegistrySettings,
     #[serde(default)]
     pub dispatch: DispatchSettings,
+    /// Who may call the device API.
+    #[serde(default)]
+    pub api: ApiSettings,
     /// vendor-sim's own table, which only vendor-sim reads (its keys are in its crate).
     #[serde(default)]
     pub vendor_sim: serde_json::Value,
@@ -202,7 +205,10 @@ pub struct DispatchSettings {
     pub replica: String,
 }
 
+mod api;
 mod defaults;
+
+pub use api::{ApiApp, ApiSettings};
 
 macro_rules! default_from_serde {
     ($($t:ty),*) => {$(
@@ -232,6 +238,9 @@ impl Settings {
         // Relative paths in the file are relative to the file, wherever the service starts.
         let dir = config_dir();
         settings.data_dir = dir.join(&settings.data_dir);
+        for path in settings.api.paths() {
+            *path = dir.join(&*path);
+        }
         Ok(settings)
     }
 

@@ -17,7 +17,7 @@ pub(super) const OWNERS: Bytes = TableDefinition::new("owners");
 pub(super) const TOKENS: Bytes = TableDefinition::new("tokens");
 /// `format` -> the format this file is in.
 pub(super) const META: Bytes = TableDefinition::new("meta");
-pub(super) const FORMAT: u8 = 5;
+pub(super) const FORMAT: u8 = 6;
 
 /// A push id as stored: the 16 bytes its 32 hex digits spell.
 pub(super) type Id = [u8; 16];
