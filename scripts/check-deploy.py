@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Checks docker-compose.yml and k8s/ without a Docker engine or a cluster: they parse, and they
+"""Checks docker-compose.yml and k8s/ without a Docker engine or a cluster: they parse, they
 agree with the code (every command is a binary the workspace builds, every port is the one the
-settings give that service, probes hit /readyz and /healthz)."""
+settings give that service, probes hit /readyz and /healthz), and they hold no secret (the
+broker's password, keys and signing secrets come from Secrets or env files)."""
 import pathlib
 import re
 import sys
@@ -69,7 +70,7 @@ for name, svc in compose["services"].items():
             for m in volumes_of(svc)):
         err(f"docker-compose.yml: {name} keeps data; it needs a named volume of its own at {data_dir}")
 named = [m["source"] for svc in compose["services"].values() for m in volumes_of(svc)]
-for volume in {v for v in named if v and named.count(v) > 1}:
+for volume in {v for v in named if v in compose.get("volumes", {}) and named.count(v) > 1}:
     err(f"docker-compose.yml: volume {volume} is mounted by more than one service")
 
 # k8s/
@@ -130,6 +131,29 @@ for name, ds in docs.items():
                 err(f"{name}: the liveness probe must be /healthz")
             if cmd in stateful:
                 check_k8s_data(name, doc, c)
+
+# Secrets
+for path in [root / "docker-compose.yml", root / "config" / "docker.toml", *sorted(k8s.glob("*.yaml"))]:
+    if "guest" in path.read_text():
+        err(f"{path.relative_to(root)}: names the broker's guest user; credentials come from a Secret")
+for settings, name in ((docker_settings, "config/docker.toml"), (k8s_settings, "the ConfigMap")):
+    if "url" in settings.get("amqp", {}):
+        err(f"{name}: amqp.url holds the broker's password; give it as PUSHMESH__AMQP__URL from a Secret")
+amqp_url = compose["x-pushmesh"]["environment"].get("PUSHMESH__AMQP__URL", "")
+if "${RABBITMQ_PASSWORD" not in amqp_url:
+    err("docker-compose.yml: PUSHMESH__AMQP__URL must take the password from ${RABBITMQ_PASSWORD}")
+for name, ds in docs.items():
+    for doc in ds:
+        if doc.get("kind") not in ("Deployment", "StatefulSet"):
+            continue
+        pod = doc["spec"]["template"]["spec"]
+        secrets = {v["secret"]["secretName"] for v in pod.get("volumes", []) if "secret" in v}
+        for c in pod["containers"]:
+            env_from = {e.get("secretRef", {}).get("name") for e in c.get("envFrom", [])}
+            if "pushmesh-env" not in env_from:
+                err(f"{name}: {c['name']} must take its environment from the pushmesh-env Secret")
+            if "pushmesh-credentials" not in secrets:
+                err(f"{name}: the pod must mount the pushmesh-credentials Secret")
 
 if errors:
     print("deployment files disagree with the code:", *errors, sep="\n  ")
