@@ -14,4 +14,5 @@ mod presence;
 mod publisher;
 mod rejected;
 mod retries;
+mod tls;
 mod vendors;

@@ -55,8 +55,52 @@ impl Ports {
     }
 }
 
-/// The test settings. `keys_file`: the demo app's API keys, when not the fixtures'.
+/// The test settings, with what `opts` adds.
 pub fn settings_toml(
+    vhost: &Vhost,
+    dir: &std::path::Path,
+    ports: Ports,
+    opts: &crate::MeshOptions,
+) -> String {
+    let toml = base_toml(
+        vhost,
+        dir,
+        ports,
+        &opts.extra_toml,
+        opts.api_keys_file.as_deref(),
+    );
+    let toml = match &opts.vendor_tls {
+        // Every vendor URL is vendor-sim's on 127.0.0.1; the dispatchers trust the test's CA.
+        Some(ca) => toml
+            .replace("\"http://127.0.0.1:", "\"https://127.0.0.1:")
+            .replace(
+                "[vendor_sim]\n",
+                &format!(
+                    "[vendor_sim]\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"\n",
+                    ca.cert_file.display(),
+                    ca.key_file.display()
+                ),
+            )
+            .replace(
+                "[dispatch]\n",
+                &format!("[dispatch]\nca_file = \"{}\"\n", ca.ca_file.display()),
+            ),
+        None => toml,
+    };
+    match &opts.amqps {
+        Some((broker, ca)) => toml.replace(
+            &format!("url = \"{}\"\n", vhost.amqp_url()),
+            &format!(
+                "url = \"{}\"\nca_file = \"{}\"\n",
+                broker.url(vhost),
+                ca.ca_file.display()
+            ),
+        ),
+        None => toml,
+    }
+}
+
+fn base_toml(
     vhost: &Vhost,
     dir: &std::path::Path,
     ports: Ports,
@@ -198,7 +242,7 @@ token_url = "http://127.0.0.1:{sim_port}/fcm/token"
 /// (CI saw a dispatcher exit so, once). Each port is handed out once per test run.
 const PROCESS_PORTS: std::ops::Range<u32> = 20_000..32_000;
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     // Starts where this test run's pid points, so two runs at once rarely meet.
     static NEXT: AtomicU32 = AtomicU32::new(0);

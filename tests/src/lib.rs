@@ -7,9 +7,11 @@ mod broker;
 mod config;
 mod mesh;
 mod processes;
+mod tls;
 
 pub use broker::Vhost;
 pub use mesh::{Mesh, MeshOptions};
+pub use tls::{BrokerTls, TestCa};
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! One whole mesh for one test (see the crate docs).
 
 use crate::config::{settings_toml, Ports};
-use crate::{wait_for, Vhost};
+use crate::{wait_for, BrokerTls, TestCa, Vhost};
 use futures_util::StreamExt;
 use lapin::options::{
     BasicConsumeOptions, BasicGetOptions, BasicPublishOptions, QueueBindOptions,
@@ -29,6 +29,11 @@ pub struct MeshOptions {
     pub extra_toml: String,
     /// The demo app's API keys file, when not the fixtures'.
     pub api_keys_file: Option<std::path::PathBuf>,
+    /// vendor-sim serves every vendor over TLS with this CA's certificate, which the
+    /// dispatchers trust (`dispatch.ca_file`); the test's own requests to vendor-sim too.
+    pub vendor_tls: Option<Arc<TestCa>>,
+    /// Every service reaches the broker over amqps on this listener, trusting this CA.
+    pub amqps: Option<(Arc<BrokerTls>, Arc<TestCa>)>,
 }
 
 pub struct Mesh {
@@ -106,23 +111,21 @@ impl Mesh {
     pub async fn start_with(opts: MeshOptions) -> Mesh {
         let vhost = Vhost::create();
         let dir = tempfile::tempdir().expect("a temporary folder");
-        let http = reqwest::Client::new();
+        let http = test_client(opts.vendor_tls.as_deref());
         let shutdown = Shutdown::new();
         // vendor-sim first, on any free ports: every vendor URL in the settings names them.
         let sim_only = Settings::from_toml(&settings_toml(
             &vhost,
             dir.path(),
             Ports::new(0, 0, &[]),
-            "",
-            None,
+            &opts,
         ))
         .expect("test settings are valid");
         let sim = vendor_sim::Application::build(&sim_only, dir.path(), shutdown.clone())
             .expect("vendor-sim starts");
         let mut ports = Ports::new(sim.port(), sim.apns_port(), opts.processes);
         actix_rt::spawn(sim.run_until_stopped());
-        let keys = opts.api_keys_file.as_deref();
-        let toml = settings_toml(&vhost, dir.path(), ports, &opts.extra_toml, keys);
+        let toml = settings_toml(&vhost, dir.path(), ports, &opts);
         let settings = Settings::from_toml(&toml).expect("test settings are valid");
         let in_process = |name: &str| !opts.processes.contains(&name);
 
@@ -168,7 +171,10 @@ impl Mesh {
         Mesh {
             vhost,
             dir,
-            sim: format!("http://127.0.0.1:{}", ports.sim),
+            sim: match opts.vendor_tls {
+                Some(_) => format!("https://127.0.0.1:{}", ports.sim),
+                None => format!("http://127.0.0.1:{}", ports.sim),
+            },
             ingest: format!("http://127.0.0.1:{}", ports.ingest),
             registry: format!("http://127.0.0.1:{}", ports.registry),
             http,
@@ -353,6 +359,12 @@ impl Mesh {
         all.into_iter()
             .map(|(name, port)| (name, format!("http://127.0.0.1:{port}")))
             .collect()
+    }
+
+    /// The APNs stand-in's base URL (HTTP/2 only; https when vendor-sim speaks TLS).
+    pub fn sim_apns(&self) -> String {
+        let scheme = self.sim.split(':').next().unwrap_or("http");
+        format!("{scheme}://127.0.0.1:{}", self.ports.apns)
     }
 
     /// The base URL of `vendor`'s dispatcher (its `/metrics`, `/readyz`).
@@ -563,4 +575,15 @@ impl Drop for Mesh {
         }
         // The vhost goes with `self.vhost`: its queues, and every connection into it.
     }
+}
+
+/// The test's own HTTP client; it trusts `ca` when vendor-sim speaks TLS.
+fn test_client(ca: Option<&TestCa>) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder();
+    if let Some(ca) = ca {
+        let pem = std::fs::read(&ca.ca_file).expect("the test CA");
+        let cert = reqwest::Certificate::from_pem(&pem).expect("a PEM certificate");
+        builder = builder.add_root_certificate(cert);
+    }
+    builder.build().expect("an HTTP client")
 }

@@ -7,6 +7,7 @@ use crate::response::classify;
 use crate::settings::ApnsSettings;
 use pushmesh_contract::stage::DevicePush;
 use pushmesh_contract::Vendor;
+use pushmesh_dispatch::support::causes;
 use pushmesh_dispatch::{Answer, Attempt, AuthError, Credential, VendorApi, VendorEnv};
 use pushmesh_runtime::SettingsError;
 
@@ -66,7 +67,10 @@ impl VendorApi for ApnsClient {
                 let bytes = resp.bytes().await.unwrap_or_default();
                 classify(status, id, &bytes)
             }
-            Err(e) => Answer::Done(vec![Attempt::retry(format!("APNs unreachable: {e}"))]),
+            Err(e) => Answer::Done(vec![Attempt::retry(format!(
+                "APNs unreachable: {}",
+                causes(&e)
+            ))]),
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::settings::FcmSettings;
 use pushmesh_contract::stage::DevicePush;
 use pushmesh_contract::{now_ms, Vendor};
 use pushmesh_dispatch::retry::parse_retry_after;
+use pushmesh_dispatch::support::causes;
 use pushmesh_dispatch::{Answer, Attempt, AuthError, Credential, VendorApi, VendorEnv};
 use pushmesh_runtime::SettingsError;
 use std::time::Duration;
@@ -61,7 +62,12 @@ impl VendorApi for FcmClient {
             .await;
         let resp = match sent {
             Ok(r) => r,
-            Err(e) => return Answer::Done(vec![Attempt::retry(format!("FCM unreachable: {e}"))]),
+            Err(e) => {
+                return Answer::Done(vec![Attempt::retry(format!(
+                    "FCM unreachable: {}",
+                    causes(&e)
+                ))])
+            }
         };
         let status = resp.status().as_u16();
         let retry_after = parse_retry_after(

@@ -61,12 +61,12 @@ impl Auth {
             .form(&form)
             .send()
             .await
-            .map_err(|e| AuthError::Http(e.to_string()))?;
+            .map_err(|e| AuthError::Http(pushmesh_dispatch::support::causes(&e)))?;
         let status = resp.status().as_u16();
         let body = resp
             .bytes()
             .await
-            .map_err(|e| AuthError::Http(e.to_string()))?;
+            .map_err(|e| AuthError::Http(pushmesh_dispatch::support::causes(&e)))?;
         match serde_json::from_slice::<Answer>(&body) {
             Ok(Answer {
                 code: 0,

@@ -58,12 +58,12 @@ impl Auth {
             .json(&body)
             .send()
             .await
-            .map_err(|e| AuthError::Http(e.to_string()))?;
+            .map_err(|e| AuthError::Http(pushmesh_dispatch::support::causes(&e)))?;
         let status = resp.status().as_u16();
         let bytes = resp
             .bytes()
             .await
-            .map_err(|e| AuthError::Http(e.to_string()))?;
+            .map_err(|e| AuthError::Http(pushmesh_dispatch::support::causes(&e)))?;
         match serde_json::from_slice::<Answer>(&bytes) {
             Ok(Answer {
                 result: 0,

@@ -12,6 +12,7 @@ mod oppo;
 mod settings;
 mod state;
 pub mod testing;
+mod tls;
 mod vivo;
 mod xiaomi;
 
@@ -36,6 +37,7 @@ pub struct Application {
     apns_port: u16,
     server: actix_web::dev::Server,
     apns: (std::net::TcpListener, Arc<apns::ApnsSim>),
+    apns_tls: Option<tokio_rustls::TlsAcceptor>,
     state: web::Data<SimState>,
     shutdown: Shutdown,
 }
@@ -90,28 +92,49 @@ impl Application {
         // The sim is always ready: it has no broker session.
         ops.health.set_ready(true);
         let shared = state.clone();
-        let (server, port) = ops::serve(sim.listen, ops, move |cfg| {
-            // Vendors take list requests of 1000 devices: a unicast_batch of 1000 OPPO messages
-            // is far beyond actix's default 16 KiB form limit.
-            let limit = 16 * 1024 * 1024;
-            cfg.app_data(shared.clone())
-                .app_data(web::FormConfig::default().limit(limit))
-                .app_data(web::JsonConfig::default().limit(limit))
-                .app_data(web::PayloadConfig::default().limit(limit))
-                .configure(control::routes)
-                .app_data(fcm.clone())
-                .service(web::scope("/fcm").configure(fcm::routes))
-                .app_data(huawei.clone())
-                .service(web::scope("/huawei").configure(huawei::routes))
-                .app_data(xiaomi.clone())
-                .service(web::scope("/xiaomi").configure(xiaomi::routes))
-                .app_data(oppo.clone())
-                .service(web::scope("/oppo").configure(oppo::routes))
-                .app_data(vivo.clone())
-                .service(web::scope("/vivo").configure(vivo::routes))
-                .app_data(honor.clone())
-                .service(web::scope("/honor").configure(honor::routes));
-        })?;
+        let identity = match (&sim.tls_cert_file, &sim.tls_key_file) {
+            (Some(cert), Some(key)) => Some(tls::Identity::load(cert, key)?),
+            (None, None) => None,
+            _ => {
+                let why = "give tls_cert_file and tls_key_file together";
+                return Err(SettingsError::invalid("vendor_sim.tls_cert_file", why).into());
+            }
+        };
+        let http_tls = identity
+            .as_ref()
+            .map(|i| i.server_config(&[]))
+            .transpose()?;
+        let apns_tls = match &identity {
+            Some(i) => Some(Arc::new(i.server_config(&[b"h2"])?).into()),
+            None => None,
+        };
+        let (server, port) = ops::serve_with(
+            sim.listen,
+            ops,
+            move |cfg| {
+                // Vendors take list requests of 1000 devices: a unicast_batch of 1000 OPPO messages
+                // is far beyond actix's default 16 KiB form limit.
+                let limit = 16 * 1024 * 1024;
+                cfg.app_data(shared.clone())
+                    .app_data(web::FormConfig::default().limit(limit))
+                    .app_data(web::JsonConfig::default().limit(limit))
+                    .app_data(web::PayloadConfig::default().limit(limit))
+                    .configure(control::routes)
+                    .app_data(fcm.clone())
+                    .service(web::scope("/fcm").configure(fcm::routes))
+                    .app_data(huawei.clone())
+                    .service(web::scope("/huawei").configure(huawei::routes))
+                    .app_data(xiaomi.clone())
+                    .service(web::scope("/xiaomi").configure(xiaomi::routes))
+                    .app_data(oppo.clone())
+                    .service(web::scope("/oppo").configure(oppo::routes))
+                    .app_data(vivo.clone())
+                    .service(web::scope("/vivo").configure(vivo::routes))
+                    .app_data(honor.clone())
+                    .service(web::scope("/honor").configure(honor::routes));
+            },
+            http_tls,
+        )?;
         let addr = sim.apns_listen;
         let err = |source| ListenError {
             addr: addr.to_string(),
@@ -124,6 +147,7 @@ impl Application {
             apns_port,
             server,
             apns: (apns_listener, apns),
+            apns_tls,
             state,
             shutdown,
         })
@@ -142,11 +166,18 @@ impl Application {
         let Application {
             server,
             apns: (listener, apns),
+            apns_tls,
             state,
             shutdown,
             ..
         } = self;
-        let apns_server = apns::serve(listener, apns, state.into_inner(), shutdown.clone());
+        let apns_server = apns::serve(
+            listener,
+            apns_tls,
+            apns,
+            state.into_inner(),
+            shutdown.clone(),
+        );
         let work = async {
             tokio::join!(apns_server, shutdown.wait());
         };

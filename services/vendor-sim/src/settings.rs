@@ -12,7 +12,8 @@ pub struct SimSettings {
     /// Every vendor's HTTP/1.1 API, under `/<vendor>`, and the `/sim` controls.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// The APNs stand-in: HTTP/2 (cleartext, prior knowledge), as APNs is HTTP/2 only.
+    /// The APNs stand-in: HTTP/2 only, as APNs is (cleartext with prior knowledge, or over TLS
+    /// with ALPN `h2`).
     #[serde(default = "default_apns_listen")]
     pub apns_listen: SocketAddr,
     /// PEM public key of the service account whose JWT assertions the FCM token endpoint accepts.
@@ -21,6 +22,11 @@ pub struct SimSettings {
     /// PEM public key of the .p8 key whose provider tokens the APNs stand-in accepts.
     #[serde(default)]
     pub apns_public_key_file: Option<PathBuf>,
+    /// PEM certificate chain and key: with both, every vendor API is served over TLS.
+    #[serde(default)]
+    pub tls_cert_file: Option<PathBuf>,
+    #[serde(default)]
+    pub tls_key_file: Option<PathBuf>,
     /// Lifetime of the access tokens it issues.
     #[serde(default = "default_access_token_ttl_s")]
     pub access_token_ttl_s: u64,
@@ -46,10 +52,13 @@ impl SimSettings {
         };
         let mut sim: SimSettings = serde_json::from_value(table)
             .map_err(|e| SettingsError::invalid("vendor_sim", e.to_string()))?;
-        for path in [&mut sim.fcm_public_key_file, &mut sim.apns_public_key_file]
-            .into_iter()
-            .flatten()
-        {
+        let paths = [
+            &mut sim.fcm_public_key_file,
+            &mut sim.apns_public_key_file,
+            &mut sim.tls_cert_file,
+            &mut sim.tls_key_file,
+        ];
+        for path in paths.into_iter().flatten() {
             *path = config_dir.join(&*path);
         }
         Ok(sim)

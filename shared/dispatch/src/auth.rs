@@ -95,7 +95,7 @@ pub async fn oauth_token(
         .form(form)
         .send()
         .await
-        .map_err(|e| AuthError::Http(e.to_string()))?;
+        .map_err(|e| AuthError::Http(crate::support::causes(&e)))?;
     let status = resp.status().as_u16();
     if status != 200 {
         let body = resp.text().await.unwrap_or_default();

@@ -10,19 +10,32 @@ use std::time::Duration;
 pub fn http_client(settings: &Settings, http2_only: bool) -> Result<reqwest::Client, String> {
     let d = &settings.dispatch;
     let timeout = Duration::from_millis(d.request_timeout_ms);
-    http_client_with(timeout, d.concurrency, http2_only)
+    let ca = match &d.ca_file {
+        Some(path) => Some(pushmesh_runtime::tls::read_ca(path)?),
+        None => None,
+    };
+    http_client_with(timeout, d.concurrency, http2_only, ca.as_deref())
 }
 
 /// `http2_only` (APNs): every request is a stream on long-lived HTTP/2 connections, pinged to
-/// stay open.
+/// stay open; over https, HTTP/2 is offered in ALPN alone, as APNs requires. `ca`: PEM
+/// certificates trusted besides the public roots.
 pub fn http_client_with(
     timeout: Duration,
     pool: usize,
     http2_only: bool,
+    ca: Option<&str>,
 ) -> Result<reqwest::Client, String> {
-    let builder = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .timeout(timeout)
         .pool_max_idle_per_host(pool);
+    if let Some(pem) = ca {
+        let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+            .map_err(|e| format!("dispatch.ca_file: {e}"))?;
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
     let builder = match http2_only {
         true => builder
             .http2_prior_knowledge()
@@ -41,9 +54,24 @@ pub async fn read_answer(
     vendor: &str,
     sent: reqwest::Result<reqwest::Response>,
 ) -> Result<(u16, bytes::Bytes), Attempt> {
-    let resp = sent.map_err(|e| Attempt::retry(format!("{vendor} unreachable: {e}")))?;
+    let resp = sent.map_err(|e| Attempt::retry(format!("{vendor} unreachable: {}", causes(&e))))?;
     let status = resp.status().as_u16();
     Ok((status, resp.bytes().await.unwrap_or_default()))
+}
+
+/// An error and its causes, which say what failed (a refused connection, a certificate that
+/// does not verify), in one line.
+pub fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text = format!("{text}: {line}");
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Every `*_url` key of a vendor's table (`key`, e.g. `apps.demo.huawei`) must be an http:// or

@@ -40,6 +40,6 @@ pub fn labels(attempts: &[Attempt]) -> Vec<&'static str> {
 
 /// An HTTP client as a dispatcher builds one, for a vendor client under test.
 pub fn http_client(http2_only: bool) -> reqwest::Client {
-    crate::support::http_client_with(std::time::Duration::from_secs(5), 8, http2_only)
+    crate::support::http_client_with(std::time::Duration::from_secs(5), 8, http2_only, None)
         .expect("an HTTP client")
 }

@@ -9,6 +9,7 @@ pub mod service;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;
 
 pub use settings::{Settings, SettingsError};
 pub use shutdown::Shutdown;

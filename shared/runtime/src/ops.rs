@@ -119,6 +119,19 @@ pub fn serve<F>(
 where
     F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
 {
+    serve_with(addr, ops, extra, None)
+}
+
+/// [`serve`], over TLS when `tls` is given.
+pub fn serve_with<F>(
+    addr: std::net::SocketAddr,
+    ops: Ops,
+    extra: F,
+    tls: Option<rustls::ServerConfig>,
+) -> Result<(Server, u16), ListenError>
+where
+    F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+{
     let err = |source| ListenError {
         addr: addr.to_string(),
         source,
@@ -130,13 +143,17 @@ where
             .app_data(web::Data::new(ops.clone()))
             .configure(routes)
             .configure(extra.clone())
-    })
-    .listen(listener)
-    .map_err(err)?
-    .workers(1)
-    .disable_signals()
-    .shutdown_timeout(5)
-    .run();
+    });
+    let server = match tls {
+        Some(config) => server.listen_rustls_0_23(listener, config),
+        None => server.listen(listener),
+    };
+    let server = server
+        .map_err(err)?
+        .workers(1)
+        .disable_signals()
+        .shutdown_timeout(5)
+        .run();
     Ok((server, port))
 }
 

@@ -9,7 +9,7 @@
 
 use anyhow::{bail, Context};
 use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use lapin::{BasicProperties, Channel, ConnectionProperties};
 use pushmesh_contract::stage::{Batch, DevicePush};
 use pushmesh_contract::{codec, now_ms, Vendor};
 use pushmesh_runtime::amqp::topology::{dispatch_queue, parked_queue, Lane, INGEST_EXCHANGE};
@@ -30,9 +30,10 @@ async fn main() -> anyhow::Result<()> {
         }
         _ => {}
     }
-    let conn = Connection::connect(&settings.amqp.url, ConnectionProperties::default())
+    // Not the URL in the message: it holds the broker's password.
+    let conn = pushmesh_runtime::amqp::open(&settings.amqp, ConnectionProperties::default())
         .await
-        .with_context(|| format!("cannot connect to {}", settings.amqp.url))?;
+        .context("cannot connect to the broker of amqp.url")?;
     let channel = conn.create_channel().await?;
     channel
         .confirm_select(ConfirmSelectOptions::default())

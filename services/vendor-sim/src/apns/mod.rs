@@ -46,6 +46,7 @@ impl ApnsSim {
 /// Accepts connections until shutdown; each connection multiplexes many streams.
 pub async fn serve(
     listener: std::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     sim: Arc<ApnsSim>,
     state: Arc<SimState>,
     shutdown: Shutdown,
@@ -66,11 +67,27 @@ pub async fn serve(
             },
         };
         state.with(VENDOR, |v| v.connections += 1);
-        tokio::spawn(connection(socket, sim.clone(), state.clone()));
+        let (sim, state) = (sim.clone(), state.clone());
+        match tls.clone() {
+            None => tokio::spawn(connection(socket, sim, state)),
+            Some(tls) => tokio::spawn(async move {
+                let Ok(socket) = tls.accept(socket).await else {
+                    return;
+                };
+                // Like APNs: HTTP/2 is what ALPN agreed on, or nothing.
+                if socket.get_ref().1.alpn_protocol() != Some(b"h2") {
+                    return;
+                }
+                connection(socket, sim, state).await
+            }),
+        };
     }
 }
 
-async fn connection(socket: tokio::net::TcpStream, sim: Arc<ApnsSim>, state: Arc<SimState>) {
+async fn connection<S>(socket: S, sim: Arc<ApnsSim>, state: Arc<SimState>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let Ok(mut conn) = h2::server::handshake(socket).await else {
         return;
     };

@@ -18,6 +18,28 @@ pub use stage::{
 };
 pub use supervisor::supervise;
 
+use crate::settings::AmqpSettings;
+use lapin::tcp::OwnedTLSConfig;
+use lapin::ConnectionProperties;
+
+/// Connects to `amqp.url`. Over `amqps://` the broker's certificate must verify against the
+/// public roots or `amqp.ca_file`, and name the URL's host.
+pub async fn open(
+    amqp: &AmqpSettings,
+    props: ConnectionProperties,
+) -> Result<Connection, AmqpError> {
+    let ca = match &amqp.ca_file {
+        Some(path) => Some(crate::tls::read_ca(path).map_err(AmqpError::Tls)?),
+        None => None,
+    };
+    let tls = OwnedTLSConfig {
+        identity: None,
+        cert_chain: ca,
+    };
+    let runtime = lapin::runtime::default_runtime()?;
+    Ok(Connection::connect_with_config(&amqp.url, props, tls, runtime).await?)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AmqpError {
     #[error("broker error: {0}")]
@@ -28,6 +50,8 @@ pub enum AmqpError {
     Unroutable(String),
     #[error("the broker cancelled our consumer on `{0}`")]
     ConsumerClosed(String),
+    #[error("amqp.ca_file: {0}")]
+    Tls(String),
     #[error("the broker did not answer in time while {0}")]
     Timeout(&'static str),
     #[error("stage failed: {0}")]

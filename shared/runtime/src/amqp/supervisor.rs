@@ -77,7 +77,7 @@ async fn connect(service: &str, settings: &Settings) -> Result<Connection, AmqpE
     // and then (tests/broker); a fresh connection per session never did. See docs/architecture.md.
     let props =
         ConnectionProperties::default().with_connection_name(format!("pushmesh-{service}").into());
-    let conn = Connection::connect(&settings.amqp.url, props).await?;
+    let conn = super::open(&settings.amqp, props).await?;
     topology::declare(&conn, settings).await?;
     Ok(conn)
 }

@@ -82,7 +82,12 @@ pub struct Settings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AmqpSettings {
+    /// `amqp://` or `amqps://` (TLS: the broker's certificate is verified).
     pub url: String,
+    /// PEM certificates of the CA(s) that signed the broker's certificate, trusted besides the
+    /// public roots (a private CA).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// Unacknowledged deliveries a consumer may hold; bounds memory and in-flight work.
     #[serde(default = "defaults::prefetch")]
     pub prefetch: u16,
@@ -203,6 +208,10 @@ pub struct DispatchSettings {
     /// restarts (a StatefulSet pod's name).
     #[serde(default = "defaults::replica")]
     pub replica: String,
+    /// PEM certificates of CAs the vendor endpoints' certificates may chain to, besides the
+    /// public roots (a TLS-inspecting proxy's, or a test vendor's).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 mod api;
@@ -238,8 +247,21 @@ impl Settings {
         // Relative paths in the file are relative to the file, wherever the service starts.
         let dir = config_dir();
         settings.data_dir = dir.join(&settings.data_dir);
-        for path in settings.api.paths() {
+        let cas = [
+            settings.amqp.ca_file.as_mut(),
+            settings.dispatch.ca_file.as_mut(),
+        ];
+        for path in settings.api.paths().chain(cas.into_iter().flatten()) {
             *path = dir.join(&*path);
+        }
+        let cas = [
+            ("amqp.ca_file", &settings.amqp.ca_file),
+            ("dispatch.ca_file", &settings.dispatch.ca_file),
+        ];
+        for (key, path) in cas {
+            if let Some(path) = path {
+                crate::tls::read_ca(path).map_err(|why| SettingsError::invalid(key, why))?;
+            }
         }
         Ok(settings)
     }
