@@ -12,14 +12,16 @@ use crate::{Attempt, VendorApi};
 use actix::{Actor, AsyncContext, Context, Handler, Message, ResponseFuture, SpawnHandle};
 use prometheus::Histogram;
 use pushmesh_contract::now_ms;
-use pushmesh_contract::public::CallEvent;
 use pushmesh_contract::stage::DevicePush;
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::Instrument;
+
+mod waiting;
+pub use waiting::EndCall;
+use waiting::{Pending, Waiting};
 
 /// What one (app, vendor) is allowed, from its settings.
 pub struct ActorSettings {
@@ -62,108 +64,6 @@ pub struct VendorActor<V: VendorApi> {
 #[derive(Message)]
 #[rtype(result = "Option<(Vec<DevicePush>, Vec<Attempt>)>")]
 pub struct SendRequest(pub Vec<DevicePush>);
-
-/// The requests waiting for their turn: calls first, then messages, each in arrival order.
-#[derive(Default)]
-struct Waiting {
-    calls: VecDeque<Pending>,
-    messages: VecDeque<Pending>,
-}
-
-impl Waiting {
-    /// Whether the request that goes next is a call's; None when nothing waits.
-    fn next_is_call(&self) -> Option<bool> {
-        match (self.calls.is_empty(), self.messages.is_empty()) {
-            (false, _) => Some(true),
-            (true, false) => Some(false),
-            (true, true) => None,
-        }
-    }
-
-    /// The queue whose head goes next.
-    fn next(&mut self) -> &mut VecDeque<Pending> {
-        match self.calls.is_empty() {
-            false => &mut self.calls,
-            true => &mut self.messages,
-        }
-    }
-
-    fn lane(&mut self, call: bool) -> &mut VecDeque<Pending> {
-        match call {
-            true => &mut self.calls,
-            false => &mut self.messages,
-        }
-    }
-}
-
-/// A request waiting for its turn, or out at the vendor.
-struct Pending {
-    /// The pushes to send.
-    pushes: Vec<DevicePush>,
-    /// Pushes answered without being sent: over today's quota, or of a call that ended.
-    settled: Vec<(DevicePush, Attempt)>,
-    /// A call's: it goes before every message, and an open breaker does not hold it.
-    call: bool,
-    reply: oneshot::Sender<(Vec<DevicePush>, Vec<Attempt>)>,
-    held: Held,
-    /// Counted against today's quota.
-    counted: bool,
-    /// Sent once more with a new credential after the vendor refused the first.
-    reauthorized: bool,
-}
-
-impl Pending {
-    fn sent(&self) -> &[DevicePush] {
-        &self.pushes
-    }
-
-    /// Answers the requester: `attempts` for the pushes sent, and those settled unsent.
-    fn answer(self, mut attempts: Vec<Attempt>) {
-        let mut pushes = self.pushes;
-        for (push, attempt) in self.settled {
-            pushes.push(push);
-            attempts.push(attempt);
-        }
-        // The requester is gone only when its session ended: the pushes come back anyway.
-        let _ = self.reply.send((pushes, attempts));
-    }
-
-    /// Settles unsent the pushes to `ended`'s invitees, if this is its invitation.
-    fn end_call(&mut self, ended: &EndCall) {
-        let push = &self.pushes[0];
-        if push.call_event() != Some(CallEvent::Invite) || push.message_id != ended.call_id {
-            return;
-        }
-        let (gone, kept) = std::mem::take(&mut self.pushes)
-            .into_iter()
-            .partition(|p| ended.covers(&p.user_id));
-        self.pushes = kept;
-        let detail = "the call ended before the push was sent";
-        let cancelled = Attempt::Cancelled {
-            detail: detail.into(),
-        };
-        let gone: Vec<DevicePush> = gone;
-        self.settled
-            .extend(gone.into_iter().map(|p| (p, cancelled.clone())));
-    }
-}
-
-/// A call of this app ended for `invitees` (all when None): its invitations still waiting are
-/// not sent.
-#[derive(Message, Clone)]
-#[rtype(result = "()")]
-pub struct EndCall {
-    pub call_id: String,
-    pub invitees: Option<Vec<String>>,
-}
-
-impl EndCall {
-    pub fn covers(&self, user: &str) -> bool {
-        self.invitees
-            .as_ref()
-            .is_none_or(|users| users.iter().any(|u| u == user))
-    }
-}
 
 /// A send's answer, back from its task.
 #[derive(Message)]
@@ -352,7 +252,7 @@ impl<V: VendorApi> VendorActor<V> {
             let detail = "vendor client answered for the wrong number of pushes";
             attempts = vec![Attempt::retry(detail); n];
         }
-        if let Some(failed) = health(&attempts) {
+        if let Some(failed) = crate::breaker::health(&attempts) {
             self.breaker.record(failed, Instant::now());
         }
         if probe {
@@ -369,18 +269,6 @@ impl<V: VendorApi> VendorActor<V> {
             }
         }
         request.answer(attempts);
-    }
-}
-
-/// What a request's answers say about the endpoint's health: Some(true) failing (a transient
-/// failure), Some(false) answering, None nothing (only deferrals).
-fn health(attempts: &[Attempt]) -> Option<bool> {
-    if attempts.iter().any(|a| matches!(a, Attempt::Retry { .. })) {
-        Some(true)
-    } else if attempts.iter().any(|a| !matches!(a, Attempt::Defer { .. })) {
-        Some(false)
-    } else {
-        None
     }
 }
 

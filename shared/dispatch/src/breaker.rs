@@ -3,6 +3,7 @@
 //! wait in the queue); after the cool-down it lets one probe through (half-open): success closes
 //! it, failure opens it again for twice as long (capped).
 
+use crate::Attempt;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -89,6 +90,18 @@ impl Breaker {
         self.state = State::Open {
             until: now + self.cooldown,
         };
+    }
+}
+
+/// What a request's answers say about the endpoint's health: Some(true) failing (a transient
+/// failure), Some(false) answering, None nothing (only deferrals).
+pub fn health(attempts: &[Attempt]) -> Option<bool> {
+    if attempts.iter().any(|a| matches!(a, Attempt::Retry { .. })) {
+        Some(true)
+    } else if attempts.iter().any(|a| !matches!(a, Attempt::Defer { .. })) {
+        Some(false)
+    } else {
+        None
     }
 }
 

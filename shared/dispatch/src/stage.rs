@@ -9,12 +9,13 @@
 //! batches share (the actors, the pushes in flight) lives in [`Shared`].
 
 mod send;
+mod settle;
 
 use crate::inflight::{Claim, InFlight};
-use crate::retry::{RetryDecision, RetryPolicy};
+use crate::retry::RetryPolicy;
 use crate::sent::{SentStore, Settled};
 use crate::support::is_invite;
-use crate::{Attempt, VendorActor, VendorApi};
+use crate::{VendorActor, VendorApi};
 use actix::Addr;
 use prometheus::IntCounterVec;
 use pushmesh_contract::public::{CallEvent, Outcome, OutcomeStatus};
@@ -277,75 +278,6 @@ impl<V: VendorApi> Shared<V> {
             })
             .collect();
         Ok((requests, taken))
-    }
-
-    fn settle(&self, mut push: DevicePush, attempt: Attempt, now: u64, o: &mut Outputs) {
-        let attempt = attempt.without_token(&push.token);
-        self.metrics
-            .attempts
-            .with_label_values(&[attempt.label()])
-            .inc();
-        match attempt {
-            Attempt::Delivered { vendor_message_id } => {
-                if is_invite(&push) {
-                    self.rang(&push, o);
-                }
-                self.finish(o, push, OutcomeStatus::Delivered, vendor_message_id, None);
-            }
-            Attempt::InvalidToken { detail } => {
-                self.finish(o, push, OutcomeStatus::InvalidToken, None, Some(detail));
-            }
-            Attempt::Cancelled { detail } => {
-                self.finish(o, push, OutcomeStatus::Cancelled, None, Some(detail));
-            }
-            Attempt::Rejected { detail } => {
-                tracing::warn!(message_id = %push.message_id, push_id = %push.push_id, %detail, "push rejected");
-                self.finish(o, push, OutcomeStatus::Rejected, None, Some(detail));
-            }
-            Attempt::Defer { wait, detail } => {
-                match self.policy.defer(wait, now, push.expires_at_ms) {
-                    RetryDecision::Wait {
-                        tier,
-                        not_before_ms,
-                    } => {
-                        tracing::info!(message_id = %push.message_id, push_id = %push.push_id, wait_s = wait.as_secs(), %detail, "push deferred");
-                        push.not_before_ms = not_before_ms;
-                        o.waits.entry(tier).or_default().push(push);
-                    }
-                    _ => {
-                        let detail = format!("TTL passes before the push may be sent: {detail}");
-                        self.finish(o, push, OutcomeStatus::Expired, None, Some(detail));
-                    }
-                }
-            }
-            Attempt::Retry { not_before, detail } => {
-                push.attempt += 1;
-                match self.policy.decide(
-                    push.attempt,
-                    not_before,
-                    now,
-                    push.expires_at_ms,
-                    fastrand::f64(),
-                ) {
-                    RetryDecision::Wait {
-                        tier,
-                        not_before_ms,
-                    } => {
-                        tracing::info!(message_id = %push.message_id, push_id = %push.push_id, attempt = push.attempt, wait_s = tier.as_secs(), %detail, "push will be retried");
-                        push.not_before_ms = not_before_ms;
-                        o.waits.entry(tier).or_default().push(push);
-                    }
-                    RetryDecision::GiveUp => {
-                        let detail = format!("gave up after {} attempts: {detail}", push.attempt);
-                        self.finish(o, push, OutcomeStatus::Failed, None, Some(detail));
-                    }
-                    RetryDecision::Expire => {
-                        let detail = format!("TTL passes before the next attempt: {detail}");
-                        self.finish(o, push, OutcomeStatus::Expired, None, Some(detail));
-                    }
-                }
-            }
-        }
     }
 
     /// The messages a batch's settled and waiting pushes become.
