@@ -164,6 +164,8 @@ service_account_file = "{fixtures}/fcm-demo-service-account.json"
 base_url = "http://127.0.0.1:{sim_port}/fcm"
 token_url = "http://127.0.0.1:{sim_port}/fcm/token"
 quota_min_wait_s = 1
+[apps.demo.fcm.resources.chat]
+channel_id = "messages"
 [apps.demo.huawei]
 app_id = "10001"
 client_secret = "huawei-demo-secret"

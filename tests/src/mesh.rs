@@ -34,6 +34,8 @@ pub struct MeshOptions {
     pub vendor_tls: Option<Arc<TestCa>>,
     /// Every service reaches the broker over amqps on this listener, trusting this CA.
     pub amqps: Option<(Arc<BrokerTls>, Arc<TestCa>)>,
+    /// Environment for the services run as processes (settings overrides, `PUSHMESH__...`).
+    pub process_env: &'static [(&'static str, &'static str)],
 }
 
 pub struct Mesh {
@@ -49,6 +51,7 @@ pub struct Mesh {
     outcomes: Arc<Mutex<Vec<Outcome>>>,
     shutdown: Shutdown,
     pub(crate) processes: std::collections::HashMap<&'static str, Child>,
+    pub(crate) process_env: &'static [(&'static str, &'static str)],
     pub(crate) ports: Ports,
 }
 
@@ -184,6 +187,7 @@ impl Mesh {
             outcomes,
             shutdown,
             processes: Default::default(),
+            process_env: opts.process_env,
             ports,
         }
     }

@@ -55,6 +55,7 @@ impl Mesh {
             .env("PUSHMESH_CONFIG", &config)
             // A process logs to its own file: everything a service says, as an operator sees it.
             .env("PUSHMESH__LOG", "info,lapin=warn")
+            .envs(self.process_env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -8,7 +8,7 @@ use crate::settings::ApnsSettings;
 use pushmesh_contract::stage::DevicePush;
 use pushmesh_contract::Vendor;
 use pushmesh_dispatch::support::causes;
-use pushmesh_dispatch::{Answer, Attempt, AuthError, Credential, VendorApi, VendorEnv};
+use pushmesh_dispatch::{Answer, Attempt, AuthError, Built, Credential, VendorApi, VendorEnv};
 use pushmesh_runtime::SettingsError;
 
 pub struct ApnsClient {
@@ -41,21 +41,10 @@ impl VendorApi for ApnsClient {
 
     /// APNs takes one device per request, and the core never groups more than one.
     async fn send(&self, credential: &str, pushes: &[DevicePush]) -> Answer {
-        let req = match request::build(&pushes[0], &self.settings) {
-            Ok(r) => r,
-            Err(detail) => return Answer::Done(vec![Attempt::Rejected { detail }]),
+        let builder = match self.request(credential, &pushes[0]) {
+            Ok(b) => b,
+            Err(refused) => return Answer::Done(vec![refused]),
         };
-        let mut builder = self
-            .http
-            .post(format!("{}{}", self.base, req.path))
-            .header(
-                reqwest::header::AUTHORIZATION,
-                format!("bearer {credential}"),
-            )
-            .body(req.body);
-        for (k, v) in &req.headers {
-            builder = builder.header(*k, v);
-        }
         match builder.send().await {
             Ok(resp) => {
                 let status = resp.status().as_u16();
@@ -72,5 +61,32 @@ impl VendorApi for ApnsClient {
                 causes(&e)
             ))]),
         }
+    }
+
+    fn requests(&self, credential: &str, pushes: &[DevicePush]) -> Result<Vec<Built>, Attempt> {
+        Ok(vec![self.request(credential, &pushes[0])?.build()])
+    }
+}
+
+impl ApnsClient {
+    fn request(
+        &self,
+        credential: &str,
+        push: &DevicePush,
+    ) -> Result<reqwest::RequestBuilder, Attempt> {
+        let req =
+            request::build(push, &self.settings).map_err(|detail| Attempt::Rejected { detail })?;
+        let mut builder = self
+            .http
+            .post(format!("{}{}", self.base, req.path))
+            .header(
+                reqwest::header::AUTHORIZATION,
+                format!("bearer {credential}"),
+            )
+            .body(req.body);
+        for (k, v) in &req.headers {
+            builder = builder.header(*k, v);
+        }
+        Ok(builder)
     }
 }

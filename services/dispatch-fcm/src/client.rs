@@ -8,7 +8,7 @@ use pushmesh_contract::stage::DevicePush;
 use pushmesh_contract::{now_ms, Vendor};
 use pushmesh_dispatch::retry::parse_retry_after;
 use pushmesh_dispatch::support::causes;
-use pushmesh_dispatch::{Answer, Attempt, AuthError, Credential, VendorApi, VendorEnv};
+use pushmesh_dispatch::{Answer, Attempt, AuthError, Built, Credential, VendorApi, VendorEnv};
 use pushmesh_runtime::SettingsError;
 use std::time::Duration;
 
@@ -52,14 +52,7 @@ impl VendorApi for FcmClient {
 
     /// FCM v1 takes one token per request, and the core never groups more than one.
     async fn send(&self, credential: &str, pushes: &[DevicePush]) -> Answer {
-        let body = request::body(&pushes[0], &self.settings, now_ms());
-        let sent = self
-            .http
-            .post(self.send_url.clone())
-            .bearer_auth(credential)
-            .json(&body)
-            .send()
-            .await;
+        let sent = self.request(credential, &pushes[0]).send().await;
         let resp = match sent {
             Ok(r) => r,
             Err(e) => {
@@ -78,5 +71,19 @@ impl VendorApi for FcmClient {
         let bytes = resp.bytes().await.unwrap_or_default();
         let quota_wait = Duration::from_secs(self.settings.quota_min_wait_s);
         classify(status, retry_after, &bytes, quota_wait)
+    }
+
+    fn requests(&self, credential: &str, pushes: &[DevicePush]) -> Result<Vec<Built>, Attempt> {
+        Ok(vec![self.request(credential, &pushes[0]).build()])
+    }
+}
+
+impl FcmClient {
+    fn request(&self, credential: &str, push: &DevicePush) -> reqwest::RequestBuilder {
+        let body = request::body(push, &self.settings, now_ms());
+        self.http
+            .post(self.send_url.clone())
+            .bearer_auth(credential)
+            .json(&body)
     }
 }

@@ -178,6 +178,8 @@ mod tests {
             replays: 0,
             call: None,
             voip: false,
+            accepted_us: 0,
+            dry_run: false,
         }
     }
 

@@ -8,7 +8,7 @@ use pushmesh_contract::stage::DevicePush;
 use pushmesh_contract::{now_ms, Vendor};
 use pushmesh_dispatch::auth::client_credentials;
 use pushmesh_dispatch::support::read_answer;
-use pushmesh_dispatch::{Answer, Attempt, AuthError, Credential, VendorApi, VendorEnv};
+use pushmesh_dispatch::{Answer, Attempt, AuthError, Built, Credential, VendorApi, VendorEnv};
 use pushmesh_runtime::SettingsError;
 
 pub struct HonorClient {
@@ -46,21 +46,34 @@ impl VendorApi for HonorClient {
 
     async fn send(&self, credential: &str, pushes: &[DevicePush]) -> Answer {
         let all = |a: Attempt| Answer::Done(vec![a; pushes.len()]);
-        let body = match request::body(pushes, &self.settings, now_ms()) {
-            Ok(b) => b,
-            Err(detail) => return all(Attempt::Rejected { detail }),
+        let sent = match self.request(credential, pushes) {
+            Ok(builder) => builder.send().await,
+            Err(refused) => return all(refused),
         };
-        let sent = self
-            .http
-            .post(&self.send_url)
-            .bearer_auth(credential)
-            .header("timestamp", now_ms().to_string())
-            .json(&body)
-            .send()
-            .await;
         match read_answer("Honor", sent).await {
             Ok((status, body)) => classify(status, &body, pushes),
             Err(retry) => all(retry),
         }
+    }
+
+    fn requests(&self, credential: &str, pushes: &[DevicePush]) -> Result<Vec<Built>, Attempt> {
+        Ok(vec![self.request(credential, pushes)?.build()])
+    }
+}
+
+impl HonorClient {
+    fn request(
+        &self,
+        credential: &str,
+        pushes: &[DevicePush],
+    ) -> Result<reqwest::RequestBuilder, Attempt> {
+        let body = request::body(pushes, &self.settings, now_ms())
+            .map_err(|detail| Attempt::Rejected { detail })?;
+        Ok(self
+            .http
+            .post(&self.send_url)
+            .bearer_auth(credential)
+            .header("timestamp", now_ms().to_string())
+            .json(&body))
     }
 }

@@ -7,7 +7,7 @@ use crate::settings::OppoSettings;
 use pushmesh_contract::stage::DevicePush;
 use pushmesh_contract::{now_ms, Vendor};
 use pushmesh_dispatch::support::read_answer;
-use pushmesh_dispatch::{Answer, Attempt, AuthError, Credential, VendorApi, VendorEnv};
+use pushmesh_dispatch::{Answer, Attempt, AuthError, Built, Credential, VendorApi, VendorEnv};
 use pushmesh_runtime::SettingsError;
 use serde_json::Value;
 
@@ -46,10 +46,31 @@ impl VendorApi for OppoClient {
 
     async fn send(&self, credential: &str, pushes: &[DevicePush]) -> Answer {
         let all = |a: Attempt| Answer::Done(vec![a; pushes.len()]);
-        let notification = match request::notification(&pushes[0], &self.settings, now_ms()) {
-            Ok(n) => n,
-            Err(detail) => return all(Attempt::Rejected { detail }),
+        let batch = pushes.len() > 1;
+        let sent = match self.request(credential, pushes) {
+            Ok(builder) => builder.send().await,
+            Err(refused) => return all(refused),
         };
+        match read_answer("OPPO", sent).await {
+            Ok((status, body)) => classify(status, &body, pushes, batch),
+            Err(retry) => all(retry),
+        }
+    }
+
+    fn requests(&self, credential: &str, pushes: &[DevicePush]) -> Result<Vec<Built>, Attempt> {
+        Ok(vec![self.request(credential, pushes)?.build()])
+    }
+}
+
+impl OppoClient {
+    /// One device: `unicast`; several: `unicast_batch`, each with its own message.
+    fn request(
+        &self,
+        credential: &str,
+        pushes: &[DevicePush],
+    ) -> Result<reqwest::RequestBuilder, Attempt> {
+        let notification = request::notification(&pushes[0], &self.settings, now_ms())
+            .map_err(|detail| Attempt::Rejected { detail })?;
         let batch = pushes.len() > 1;
         let (url, field, payload) = if batch {
             let messages: Vec<Value> = pushes
@@ -69,16 +90,10 @@ impl VendorApi for OppoClient {
             )
         };
         let form = [("auth_token", credential.to_owned()), (field, payload)];
-        let sent = self
+        Ok(self
             .http
             .post(&url)
             .header("auth_token", credential)
-            .form(&form)
-            .send()
-            .await;
-        match read_answer("OPPO", sent).await {
-            Ok((status, body)) => classify(status, &body, pushes, batch),
-            Err(retry) => all(retry),
-        }
+            .form(&form))
     }
 }

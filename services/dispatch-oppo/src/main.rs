@@ -3,7 +3,7 @@ use pushmesh_runtime::{settings, telemetry, Settings, Shutdown};
 #[actix_rt::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::load()?;
-    telemetry::init("dispatch-oppo", &settings.log);
+    telemetry::init("dispatch-oppo", &settings);
     let config_dir = settings::config_dir();
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();

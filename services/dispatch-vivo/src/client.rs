@@ -8,7 +8,7 @@ use bytes::Bytes;
 use pushmesh_contract::stage::DevicePush;
 use pushmesh_contract::{now_ms, Vendor};
 use pushmesh_dispatch::support::read_answer;
-use pushmesh_dispatch::{Answer, Attempt, AuthError, Credential, VendorApi, VendorEnv};
+use pushmesh_dispatch::{Answer, Attempt, AuthError, Built, Credential, VendorApi, VendorEnv};
 use pushmesh_runtime::SettingsError;
 use serde_json::{json, Value};
 
@@ -20,15 +20,27 @@ pub struct VivoClient {
 }
 
 impl VivoClient {
-    async fn post(&self, path: &str, token: &str, body: &Value) -> Result<(u16, Bytes), Attempt> {
-        let sent = self
-            .http
+    fn request(&self, path: &str, token: &str, body: &Value) -> reqwest::RequestBuilder {
+        self.http
             .post(format!("{}/{path}", self.base))
             .header("authToken", token)
             .json(body)
-            .send()
-            .await;
+    }
+
+    async fn post(&self, path: &str, token: &str, body: &Value) -> Result<(u16, Bytes), Attempt> {
+        let sent = self.request(path, token, body).send().await;
         read_answer("vivo", sent).await
+    }
+
+    /// The message for `pushes`, or why it does not go now.
+    fn message(&self, pushes: &[DevicePush]) -> Result<Value, Attempt> {
+        if let Some(wait) = request::outside_operational_hours(&pushes[0], &self.settings, now_ms())
+        {
+            let detail = "vivo takes operational messages 07:00-23:00 Beijing time".to_owned();
+            return Err(Attempt::Defer { wait, detail });
+        }
+        request::message(pushes, &self.settings, now_ms())
+            .map_err(|detail| Attempt::Rejected { detail })
     }
 
     /// One device: `/message/send`. Several: `saveListPayload`, then `pushToList`.
@@ -36,9 +48,7 @@ impl VivoClient {
         let n = pushes.len();
         let unreachable = |retry: Attempt| Answer::Done(vec![retry; n]);
         if n == 1 {
-            let mut body = message.clone();
-            body["regId"] = json!(pushes[0].token);
-            return match self.post("send", token, &body).await {
+            return match self.post("send", token, &single(pushes, message)).await {
                 Ok((status, bytes)) => classify(status, &bytes, pushes),
                 Err(e) => unreachable(e),
             };
@@ -50,8 +60,7 @@ impl VivoClient {
             },
             Err(e) => return unreachable(e),
         };
-        let regs: Vec<&str> = pushes.iter().map(|p| p.token.as_str()).collect();
-        let body = json!({"regIds": regs, "taskId": task, "requestId": message["requestId"]});
+        let body = to_list(pushes, &task, message);
         match self.post("pushToList", token, &body).await {
             Ok((status, bytes)) => classify(status, &bytes, pushes),
             Err(e) => unreachable(e),
@@ -84,15 +93,37 @@ impl VendorApi for VivoClient {
     }
 
     async fn send(&self, credential: &str, pushes: &[DevicePush]) -> Answer {
-        let all = |a: Attempt| Answer::Done(vec![a; pushes.len()]);
-        if let Some(wait) = request::outside_operational_hours(&pushes[0], &self.settings, now_ms())
-        {
-            let detail = "vivo takes operational messages 07:00-23:00 Beijing time".to_owned();
-            return all(Attempt::Defer { wait, detail });
-        }
-        match request::message(pushes, &self.settings, now_ms()) {
+        match self.message(pushes) {
             Ok(message) => self.send_with(credential, pushes, &message).await,
-            Err(detail) => all(Attempt::Rejected { detail }),
+            Err(refused) => Answer::Done(vec![refused; pushes.len()]),
         }
     }
+
+    /// The list's second request names the task the first one's answer creates.
+    fn requests(&self, credential: &str, pushes: &[DevicePush]) -> Result<Vec<Built>, Attempt> {
+        let message = self.message(pushes)?;
+        if pushes.len() == 1 {
+            let body = single(pushes, &message);
+            return Ok(vec![self.request("send", credential, &body).build()]);
+        }
+        let to_list = to_list(pushes, "<taskId of saveListPayload's answer>", &message);
+        Ok(vec![
+            self.request("saveListPayload", credential, &message)
+                .build(),
+            self.request("pushToList", credential, &to_list).build(),
+        ])
+    }
+}
+
+/// `/message/send`'s body: the message for one device.
+fn single(pushes: &[DevicePush], message: &Value) -> Value {
+    let mut body = message.clone();
+    body["regId"] = json!(pushes[0].token);
+    body
+}
+
+/// `pushToList`'s body: the devices and the task holding their message.
+fn to_list(pushes: &[DevicePush], task: &str, message: &Value) -> Value {
+    let regs: Vec<&str> = pushes.iter().map(|p| p.token.as_str()).collect();
+    json!({"regIds": regs, "taskId": task, "requestId": message["requestId"]})
 }

@@ -7,7 +7,7 @@ use crate::settings::XiaomiSettings;
 use pushmesh_contract::stage::DevicePush;
 use pushmesh_contract::{now_ms, Vendor};
 use pushmesh_dispatch::support::read_answer;
-use pushmesh_dispatch::{Answer, Attempt, AuthError, Credential, VendorApi, VendorEnv};
+use pushmesh_dispatch::{Answer, Attempt, AuthError, Built, Credential, VendorApi, VendorEnv};
 use pushmesh_runtime::SettingsError;
 
 pub struct XiaomiClient {
@@ -42,20 +42,33 @@ impl VendorApi for XiaomiClient {
     }
 
     async fn send(&self, credential: &str, pushes: &[DevicePush]) -> Answer {
-        let form = match request::form(pushes, &self.settings, now_ms()) {
-            Ok(f) => f,
-            Err(detail) => return Answer::Done(vec![Attempt::Rejected { detail }; pushes.len()]),
+        let sent = match self.request(credential, pushes) {
+            Ok(builder) => builder.send().await,
+            Err(refused) => return Answer::Done(vec![refused; pushes.len()]),
         };
-        let sent = self
-            .http
-            .post(&self.send_url)
-            .header(reqwest::header::AUTHORIZATION, credential)
-            .form(&form)
-            .send()
-            .await;
         Answer::Done(match read_answer("Xiaomi", sent).await {
             Ok((status, body)) => classify(status, &body, pushes),
             Err(retry) => vec![retry; pushes.len()],
         })
+    }
+
+    fn requests(&self, credential: &str, pushes: &[DevicePush]) -> Result<Vec<Built>, Attempt> {
+        Ok(vec![self.request(credential, pushes)?.build()])
+    }
+}
+
+impl XiaomiClient {
+    fn request(
+        &self,
+        credential: &str,
+        pushes: &[DevicePush],
+    ) -> Result<reqwest::RequestBuilder, Attempt> {
+        let form = request::form(pushes, &self.settings, now_ms())
+            .map_err(|detail| Attempt::Rejected { detail })?;
+        Ok(self
+            .http
+            .post(&self.send_url)
+            .header(reqwest::header::AUTHORIZATION, credential)
+            .form(&form))
     }
 }

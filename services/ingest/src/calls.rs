@@ -10,10 +10,12 @@ use crate::routed::Routed;
 use crate::validate::{Cancel, Invite};
 use pushmesh_contract::public::{CallEvent, Outcome, OutcomeStatus};
 use pushmesh_contract::stage::{CallEnded, CallRef, Notification, PresenceItem, PushJob};
+use pushmesh_contract::trace::TraceWhat;
 use pushmesh_contract::{codec, now_ms};
 use pushmesh_runtime::amqp::topology::{self, Lane, MAX_CALL_TIMEOUT_S, MESSAGE_ID_HEADER};
 use pushmesh_runtime::amqp::{AmqpError, Outgoing};
 use pushmesh_runtime::recent;
+use pushmesh_runtime::trace::{self, About};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -68,9 +70,18 @@ impl<S: DedupStore> IngestHandler<S> {
         if record.invite.is_some() || !self.pass_on(invite_key(&i.app_id, &i.call_id), routed)? {
             tracing::info!(app_id = %i.app_id, call_id = %i.call_id, "duplicate call invite suppressed");
             self.count("call", "duplicate");
+            let about = About::message(&i.app_id, &i.call_id);
+            routed.trace.record(about, TraceWhat::Duplicate);
             return Ok(());
         }
         self.count("call", "accepted");
+        let accepted = TraceWhat::Accepted {
+            recipients: i.invitees.len() as u32,
+            dry_run: false,
+        };
+        routed
+            .trace
+            .record(About::message(&i.app_id, &i.call_id), accepted);
         let deadline = now_ms() + i.timeout_s * 1000;
         let (ended, ringing): (Vec<String>, Vec<String>) = i
             .invitees
@@ -179,6 +190,7 @@ impl<S: DedupStore> IngestHandler<S> {
         routed: &mut Routed,
     ) {
         let shards = self.settings().shards;
+        let accepted_us = trace::now_us();
         let mut by_shard: BTreeMap<u32, Vec<String>> = BTreeMap::new();
         for u in users {
             let shard = topology::shard_of(app_id, &u, shards);
@@ -197,6 +209,8 @@ impl<S: DedupStore> IngestHandler<S> {
                     call_id: call_id.to_owned(),
                     event,
                 }),
+                accepted_us,
+                dry_run: false,
             };
             routed.presence(shard, Lane::Call, PresenceItem::Job(job));
         }

@@ -6,11 +6,13 @@ use crate::validate::{Accepted, Rejection, Validator};
 use prometheus::IntCounterVec;
 use pushmesh_contract::now_ms;
 use pushmesh_contract::stage::{PresenceItem, PushJob, RegistryItem};
+use pushmesh_contract::trace::{TraceStage, TraceWhat};
 use pushmesh_runtime::amqp::topology::{self, Lane, ERROR_HEADER};
 use pushmesh_runtime::amqp::{
     blocking_commit, AmqpError, Commit, Delivery, Handled, Outgoing, StageHandler, Work,
 };
 use pushmesh_runtime::recent;
+use pushmesh_runtime::trace::{self, About, Tracer};
 use pushmesh_runtime::Settings;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -26,12 +28,14 @@ pub struct IngestHandler<S> {
     /// a repeat arriving meanwhile is a duplicate too.
     in_flight: Arc<Mutex<HashSet<DedupKey>>>,
     last_purge_ms: u64,
+    tracer: Tracer,
 }
 
 impl<S: DedupStore> IngestHandler<S> {
     pub fn new(lane: Lane, settings: Arc<Settings>, store: Arc<S>, metrics: IntCounterVec) -> Self {
         IngestHandler {
             lane,
+            tracer: Tracer::new(TraceStage::Ingest, &settings.trace),
             settings,
             store,
             metrics,
@@ -109,7 +113,7 @@ impl<S: DedupStore> StageHandler for IngestHandler<S> {
             limits: &settings.ingest,
             is_known_app: &known,
         };
-        let mut routed = Routed::default();
+        let mut routed = Routed::new(self.tracer.batch());
         for d in batch {
             let key = d.routing_key.as_str();
             // Calls are bound to both queues; the call lane's handler takes them.
@@ -135,8 +139,19 @@ impl<S: DedupStore> IngestHandler<S> {
     /// Refused input goes to `pushmesh.rejected` with the reason: never dropped, never retried.
     fn reject(&self, d: &Delivery, reason: Rejection, routed: &mut Routed) {
         let key = d.routing_key.as_str();
-        tracing::warn!(routing_key = key, %reason, "rejected input");
+        // Logged and traced under the app and message the body names, if it names them.
+        let body: serde_json::Value = serde_json::from_slice(&d.data).unwrap_or_default();
+        let named = |field: &str| body.get(field).and_then(|v| v.as_str()).unwrap_or_default();
+        let id = [named("message_id"), named("call_id")].concat();
+        let app_id = named("app_id");
+        tracing::warn!(routing_key = key, app_id, message_id = id, %reason, "rejected input");
         self.count(kind_of(key), "rejected");
+        let what = TraceWhat::Rejected {
+            reason: format!("{key}: {reason}"),
+        };
+        routed
+            .trace
+            .record(About::message(named("app_id"), &id), what);
         routed.direct.push(
             Outgoing::to_queue(topology::REJECTED_QUEUE, d.data.clone())
                 .with_header(ERROR_HEADER, reason.0)
@@ -165,6 +180,7 @@ impl<S: DedupStore> IngestHandler<S> {
                 recipients,
                 notification,
                 ttl_s,
+                dry_run,
             } => {
                 let expires_at_ms = now_ms() + ttl_s * 1000;
                 let job = PushJob {
@@ -174,6 +190,8 @@ impl<S: DedupStore> IngestHandler<S> {
                     notification,
                     expires_at_ms,
                     call: None,
+                    accepted_us: trace::now_us(),
+                    dry_run,
                 };
                 return self.route_push(job, recipients, kind, routed);
             }
@@ -228,13 +246,23 @@ impl<S: DedupStore> IngestHandler<S> {
         kind: &str,
         routed: &mut Routed,
     ) -> Result<(), AmqpError> {
+        let about = About::message(&job.app_id, &job.message_id)
+            .accepted(job.accepted_us)
+            .dry_run(job.dry_run);
         if !self.pass_on(dedup_key(&job.app_id, &job.message_id), routed)? {
             let (app_id, message_id) = (&job.app_id, &job.message_id);
             tracing::info!(%app_id, %message_id, "duplicate message suppressed");
             self.count(kind, "duplicate");
+            routed.trace.record(about, TraceWhat::Duplicate);
             return Ok(());
         }
         self.count(kind, "accepted");
+        let recipients_n = recipients.len() as u32;
+        let accepted = TraceWhat::Accepted {
+            recipients: recipients_n,
+            dry_run: job.dry_run,
+        };
+        routed.trace.record(about, accepted);
         let mut by_shard: BTreeMap<u32, Vec<String>> = BTreeMap::new();
         for r in recipients {
             let shard = topology::shard_of(&job.app_id, &r, self.settings.shards);

@@ -3,7 +3,7 @@ use pushmesh_runtime::{telemetry, Settings, Shutdown};
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::load()?;
-    telemetry::init("ingest", &settings.log);
+    telemetry::init("ingest", &settings);
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
     ingest::Application::build(settings, shutdown)?

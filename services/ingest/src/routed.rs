@@ -7,18 +7,29 @@ use pushmesh_contract::codec;
 use pushmesh_contract::stage::{Batch, PresenceItem, RegistryItem};
 use pushmesh_runtime::amqp::topology::{self, Lane};
 use pushmesh_runtime::amqp::Outgoing;
+use pushmesh_runtime::trace::TraceBatch;
 use std::collections::BTreeMap;
 
-#[derive(Default)]
 pub(crate) struct Routed {
     presence: BTreeMap<(u32, Lane), Vec<PresenceItem>>,
     registry: BTreeMap<u32, Vec<RegistryItem>>,
     /// Refused inputs, outcomes and ended calls.
     pub direct: Vec<Outgoing>,
     pub passed_on: Vec<DedupKey>,
+    pub trace: TraceBatch,
 }
 
 impl Routed {
+    pub fn new(trace: TraceBatch) -> Self {
+        Routed {
+            presence: BTreeMap::new(),
+            registry: BTreeMap::new(),
+            direct: Vec::new(),
+            passed_on: Vec::new(),
+            trace,
+        }
+    }
+
     pub fn presence(&mut self, shard: u32, lane: Lane, item: PresenceItem) {
         self.presence.entry((shard, lane)).or_default().push(item);
     }
@@ -27,9 +38,10 @@ impl Routed {
         self.registry.entry(shard).or_default().push(item);
     }
 
-    /// One message per shard, lane and stage, after the direct ones.
+    /// One message per shard, lane and stage, after the direct ones; then the trace.
     pub fn outputs(self) -> Vec<Outgoing> {
         let mut out = self.direct;
+        out.extend(self.trace.output());
         for (shard, items) in self.registry {
             let body = codec::encode(&Batch { items });
             let queue = topology::registry_queue(shard, Lane::Message);

@@ -33,6 +33,7 @@ pub enum Accepted {
         recipients: Vec<String>,
         notification: Notification,
         ttl_s: u64,
+        dry_run: bool,
     },
     /// A valid message that asks for no push (no push config, or no recipient left).
     NoPush,
@@ -127,6 +128,7 @@ impl Validator<'_> {
             recipients,
             notification,
             ttl_s,
+            dry_run: m.dry_run,
         })
     }
 

@@ -5,9 +5,11 @@ use crate::sessions::Sessions;
 use prometheus::{IntCounterVec, IntGaugeVec};
 use pushmesh_contract::public::{Outcome, OutcomeStatus};
 use pushmesh_contract::stage::{Batch, PresenceItem, PushJob, RegistryItem};
+use pushmesh_contract::trace::{TraceStage, TraceWhat};
 use pushmesh_contract::{codec, now_ms};
 use pushmesh_runtime::amqp::topology::{self, Lane, ERROR_HEADER, MESSAGE_ID_HEADER};
 use pushmesh_runtime::amqp::{AmqpError, Delivery, Outgoing, StageHandler, Work};
+use pushmesh_runtime::trace::{About, TraceBatch, Tracer};
 use pushmesh_runtime::Settings;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -18,6 +20,7 @@ pub struct PresenceHandler {
     recipients: IntCounterVec,
     online_sessions: IntGaugeVec,
     last_sweep_ms: u64,
+    tracer: Tracer,
 }
 
 impl PresenceHandler {
@@ -28,6 +31,7 @@ impl PresenceHandler {
         online_sessions: IntGaugeVec,
     ) -> Self {
         PresenceHandler {
+            tracer: Tracer::new(TraceStage::Presence, &settings.trace),
             settings,
             sessions,
             recipients,
@@ -42,20 +46,32 @@ impl PresenceHandler {
         mut job: PushJob,
         now: u64,
         offline: &mut BTreeMap<Lane, Vec<RegistryItem>>,
-        out: &mut Vec<Outgoing>,
+        out: &mut Outputs,
     ) {
         let expired = job.expires_at_ms <= now;
         let (mut online_users, mut offline_users) = (Vec::new(), Vec::new());
         for user in std::mem::take(&mut job.recipients) {
+            let about = About::message(&job.app_id, &job.message_id)
+                .user(&user)
+                .accepted(job.accepted_us)
+                .dry_run(job.dry_run);
+            let live = sessions.live(&job.app_id, &user, now);
             if expired {
-                out.push(outcome(&job, &user, OutcomeStatus::Expired));
+                let (status, detail) = (OutcomeStatus::Expired, None);
+                out.trace
+                    .record(about, TraceWhat::Outcome { status, detail });
+                out.out.push(outcome(&job, &user, OutcomeStatus::Expired));
                 self.recipients.with_label_values(&["expired"]).inc();
-            } else if sessions.is_online(&job.app_id, &user, now) {
+            } else if live > 0 {
+                let sessions = live as u32;
+                out.trace.record(about, TraceWhat::Online { sessions });
                 online_users.push(user);
             } else {
+                out.trace.record(about, TraceWhat::Offline);
                 offline_users.push(user);
             }
         }
+        let out = &mut out.out;
         for user in online_users {
             self.recipients.with_label_values(&["online"]).inc();
             out.push(outcome(&job, &user, OutcomeStatus::Online));
@@ -76,6 +92,12 @@ impl PresenceHandler {
     }
 }
 
+/// A batch's outputs, and what its trace records.
+struct Outputs {
+    out: Vec<Outgoing>,
+    trace: TraceBatch,
+}
+
 fn outcome(job: &PushJob, user: &str, status: OutcomeStatus) -> Outgoing {
     let o =
         Outcome::recipient(&job.app_id, &job.message_id, user, status).of_call(job.call.as_ref());
@@ -88,7 +110,10 @@ impl StageHandler for PresenceHandler {
     async fn handle(&mut self, batch: &[Delivery]) -> Result<Work, AmqpError> {
         let now = now_ms();
         let max_ttl_ms = self.settings.presence.max_session_ttl_s * 1000;
-        let mut out = Vec::new();
+        let mut out = Outputs {
+            out: Vec::new(),
+            trace: self.tracer.batch(),
+        };
         let mut offline = BTreeMap::new();
         let sessions = self.sessions.clone();
         let mut sessions = sessions
@@ -99,7 +124,7 @@ impl StageHandler for PresenceHandler {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::error!(error = %e, "undecodable presence batch sent to the dead-letter queue");
-                    out.push(
+                    out.out.push(
                         Outgoing::to_queue(topology::DEAD_LETTER_QUEUE, d.data.clone())
                             .with_header(ERROR_HEADER, format!("presence: {e}")),
                     );
@@ -133,8 +158,11 @@ impl StageHandler for PresenceHandler {
             // Presence and registry share the sharding, so our shard's users live in the
             // registry shard with the same number.
             let queue = topology::registry_queue(self.settings.presence.shard, lane);
-            out.push(Outgoing::to_queue(queue, codec::encode(&Batch { items })));
+            out.out
+                .push(Outgoing::to_queue(queue, codec::encode(&Batch { items })));
         }
+        let Outputs { mut out, trace } = out;
+        out.extend(trace.output());
         if now.saturating_sub(self.last_sweep_ms) > 10_000 {
             self.last_sweep_ms = now;
             sessions.sweep(now);

@@ -3,7 +3,7 @@ use pushmesh_runtime::{telemetry, Settings, Shutdown};
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::load()?;
-    telemetry::init("presence", &settings.log);
+    telemetry::init("presence", &settings);
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
     presence::Application::build(settings, shutdown)?

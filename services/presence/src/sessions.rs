@@ -30,10 +30,15 @@ impl Sessions {
 
     /// True if any of the user's sessions holds a lease at `now_ms`.
     pub fn is_online(&self, app_id: &str, user_id: &str, now_ms: u64) -> bool {
+        self.live(app_id, user_id, now_ms) > 0
+    }
+
+    /// How many of the user's sessions hold a lease at `now_ms`.
+    pub fn live(&self, app_id: &str, user_id: &str, now_ms: u64) -> usize {
         // Looking up with borrowed strs would need a custom key type; the clone is two short ids.
         self.users
             .get(&(app_id.to_owned(), user_id.to_owned()))
-            .is_some_and(|s| s.values().any(|&until| until > now_ms))
+            .map_or(0, |s| s.values().filter(|&&until| until > now_ms).count())
     }
 
     /// Drops lapsed sessions so memory follows the online population, not its history.

@@ -48,7 +48,7 @@ impl ApiState {
 
     /// The caller of `req` to `app_id`, counted against its rate limit; a request without a
     /// valid credential is counted against its address.
-    fn caller(&self, req: &HttpRequest, app_id: &str) -> Result<Caller, ApiError> {
+    pub(crate) fn caller(&self, req: &HttpRequest, app_id: &str) -> Result<Caller, ApiError> {
         if !self.settings.is_known_app(app_id) {
             return Err(ApiError::UnknownApp(app_id.to_owned()));
         }
@@ -121,8 +121,9 @@ pub fn json_config() -> web::JsonConfig {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    let scope = crate::trace::api::routes(web::scope("/v1/apps/{app_id}"));
     cfg.service(
-        web::scope("/v1/apps/{app_id}")
+        scope
             .route("/devices", web::post().to(register))
             .route("/devices/{push_id}", web::put().to(update_token))
             .route("/devices/{push_id}", web::delete().to(unregister))

@@ -5,6 +5,7 @@ use crate::store::{Device, DeviceStore, StoreError};
 use prometheus::IntCounterVec;
 use pushmesh_contract::public::{CallEvent, Outcome, OutcomeStatus};
 use pushmesh_contract::stage::{Batch, DevicePush, PushJob, RegistryItem, MAX_PUSHES_PER_MESSAGE};
+use pushmesh_contract::trace::TraceWhat;
 use pushmesh_contract::{codec, Vendor};
 use pushmesh_runtime::amqp::topology::{
     self, Lane, ERROR_HEADER, MESSAGE_ID_HEADER, TOKEN_GEN_HEADER, TOKEN_KIND_HEADER,
@@ -13,6 +14,7 @@ use pushmesh_runtime::amqp::{
     blocking_commit, AmqpError, Commit, Delivery, Handled, Outgoing, StageHandler, Work,
 };
 use pushmesh_runtime::ops::Ops;
+use pushmesh_runtime::trace::{About, TraceBatch, Tracer};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -58,6 +60,25 @@ impl Metrics {
 pub struct ResolveHandler {
     pub store: Arc<dyn DeviceStore>,
     pub metrics: Metrics,
+    pub tracer: Tracer,
+}
+
+/// A batch's outputs, and what its trace records.
+pub(crate) struct Out {
+    outgoing: Vec<Outgoing>,
+    trace: TraceBatch,
+}
+
+impl Out {
+    fn push(&mut self, o: Outgoing) {
+        self.outgoing.push(o);
+    }
+
+    fn finish(self) -> Vec<Outgoing> {
+        let mut out = self.outgoing;
+        out.extend(self.trace.output());
+        out
+    }
 }
 
 fn dead_letter(d: &Delivery, stage: &str, reason: impl std::fmt::Display) -> Outgoing {
@@ -75,7 +96,7 @@ impl ResolveHandler {
         item: RegistryItem,
         run: &mut Vec<PushJob>,
         pushes: &mut BTreeMap<(Vendor, Lane), Vec<DevicePush>>,
-        out: &mut Vec<Outgoing>,
+        out: &mut Out,
     ) -> Result<bool, StoreError> {
         let (event, result) = match item {
             RegistryItem::Job(job) => {
@@ -122,7 +143,7 @@ impl ResolveHandler {
         &self,
         jobs: Vec<PushJob>,
         pushes: &mut BTreeMap<(Vendor, Lane), Vec<DevicePush>>,
-        out: &mut Vec<Outgoing>,
+        out: &mut Out,
     ) -> Result<(), StoreError> {
         if jobs.is_empty() {
             return Ok(());
@@ -150,8 +171,14 @@ impl ResolveHandler {
         user: &str,
         devices: Vec<Device>,
         pushes: &mut BTreeMap<(Vendor, Lane), Vec<DevicePush>>,
-        out: &mut Vec<Outgoing>,
+        out: &mut Out,
     ) {
+        let about = About::message(&job.app_id, &job.message_id)
+            .user(user)
+            .accepted(job.accepted_us)
+            .dry_run(job.dry_run);
+        let push_ids = devices.iter().map(|d| d.push_id.clone()).collect();
+        out.trace.record(about, TraceWhat::Devices { push_ids });
         if devices.is_empty() {
             self.metrics
                 .recipients
@@ -196,6 +223,8 @@ impl ResolveHandler {
                 not_before_ms: 0,
                 replays: 0,
                 call: job.call.clone(),
+                accepted_us: job.accepted_us,
+                dry_run: job.dry_run,
                 voip,
             };
             pushes.entry((device.vendor, lane)).or_default().push(push);
@@ -214,7 +243,10 @@ fn flush(store: &Arc<dyn DeviceStore>) -> Commit {
 
 impl StageHandler for ResolveHandler {
     async fn handle(&mut self, batch: &[Delivery]) -> Result<Work, AmqpError> {
-        let mut out = Vec::new();
+        let mut out = Out {
+            outgoing: Vec::new(),
+            trace: self.tracer.batch(),
+        };
         let mut wrote = false;
         let mut pushes: BTreeMap<(Vendor, Lane), Vec<DevicePush>> = BTreeMap::new();
         // Jobs are resolved in runs, a run before the binding event after it is applied: each
@@ -261,7 +293,7 @@ impl StageHandler for ResolveHandler {
         // may go out first: if the changes are lost, the events come back and are applied
         // again, and the pushes are resolved again (dispatchers drop the repeats).
         Ok(Handled {
-            outputs: out,
+            outputs: out.finish(),
             commit: wrote.then(|| flush(&self.store)),
         }
         .into())
@@ -332,11 +364,13 @@ mod tests {
     use super::*;
     use crate::store::RedbDevices;
     use pushmesh_contract::stage::Notification;
+    use pushmesh_contract::trace::TraceStage;
 
     fn handler(dir: &std::path::Path) -> ResolveHandler {
         ResolveHandler {
             store: Arc::new(RedbDevices::open(&dir.join("r.redb"), 1 << 20).unwrap()),
             metrics: Metrics::new(&Ops::new()),
+            tracer: Tracer::new(TraceStage::Registry, &Default::default()),
         }
     }
 
@@ -348,12 +382,18 @@ mod tests {
             notification: Notification::default(),
             expires_at_ms: u64::MAX,
             call: None,
+            accepted_us: 0,
+            dry_run: false,
         })
     }
 
     /// Feeds `items` as one batch does; the messages pushed to each user, in order.
     fn run(h: &ResolveHandler, items: Vec<RegistryItem>) -> Vec<(String, String)> {
-        let (mut run, mut pushes, mut out) = (Vec::new(), BTreeMap::new(), Vec::new());
+        let mut out = Out {
+            outgoing: Vec::new(),
+            trace: h.tracer.batch(),
+        };
+        let (mut run, mut pushes) = (Vec::new(), BTreeMap::new());
         for item in items {
             h.take(item, &mut run, &mut pushes, &mut out).unwrap();
         }

@@ -7,6 +7,7 @@ mod auth;
 mod handler;
 mod startup;
 mod store;
+mod trace;
 
 pub use startup::{Application, StartError};
 pub use store::{open as open_store, Device, DeviceStore, RedbDevices, StoreError};

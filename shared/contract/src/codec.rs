@@ -7,7 +7,7 @@
 use serde::{de::DeserializeOwned, Serialize};
 
 /// The format every stage writes today.
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
@@ -61,6 +61,8 @@ mod tests {
             },
             expires_at_ms: 42,
             call: None,
+            accepted_us: 0,
+            dry_run: false,
         }
     }
 

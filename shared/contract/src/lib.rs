@@ -4,6 +4,7 @@
 pub mod codec;
 pub mod public;
 pub mod stage;
+pub mod trace;
 mod vendor;
 
 pub use vendor::{UnknownVendor, Vendor};

@@ -35,6 +35,10 @@ pub struct ImMessage {
     pub push: Option<PushConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_s: Option<u64>,
+    /// Everything happens as usual up to the vendor request, which is built, redacted and
+    /// recorded in the trace instead of being sent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// `im.call.invite`: ring the offline invitees' phones for up to `timeout_s`.
@@ -196,6 +200,8 @@ pub enum OutcomeStatus {
     NoDevice,
     /// The call ended (cancelled, answered elsewhere, rejected) before the push was sent.
     Cancelled,
+    /// A dry run: the vendor request was built and traced, not sent.
+    DryRun,
 }
 
 impl OutcomeStatus {
@@ -209,6 +215,7 @@ impl OutcomeStatus {
             OutcomeStatus::Online => "online",
             OutcomeStatus::NoDevice => "no_device",
             OutcomeStatus::Cancelled => "cancelled",
+            OutcomeStatus::DryRun => "dry_run",
         }
     }
 }

@@ -34,6 +34,10 @@ pub struct PushJob {
     pub expires_at_ms: u64,
     /// Set for a call's pushes (`message_id` is then the call id).
     pub call: Option<CallRef>,
+    /// When ingest accepted the message (µs since the Unix epoch): its trace is filed by it.
+    pub accepted_us: u64,
+    /// Build each vendor request and trace it instead of sending it.
+    pub dry_run: bool,
 }
 
 /// What presence consumes, in publish order: session events and jobs share one queue per shard,
@@ -98,6 +102,10 @@ pub struct DevicePush {
     pub call: Option<CallRef>,
     /// The token is the device's VoIP token (APNs PushKit), not its alert token.
     pub voip: bool,
+    /// When ingest accepted the message (µs since the Unix epoch): its trace is filed by it.
+    pub accepted_us: u64,
+    /// Build the vendor request and trace it instead of sending it.
+    pub dry_run: bool,
 }
 
 impl DevicePush {

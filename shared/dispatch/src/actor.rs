@@ -287,6 +287,12 @@ impl<V: VendorApi> Handler<SendRequest> for VendorActor<V> {
     type Result = ResponseFuture<Option<(Vec<DevicePush>, Vec<Attempt>)>>;
 
     fn handle(&mut self, msg: SendRequest, ctx: &mut Context<Self>) -> Self::Result {
+        // A dry run is built and answered here: it waits for no limit, quota, breaker or
+        // credential, since nothing reaches the vendor.
+        if msg.0.first().is_some_and(|p| p.dry_run) {
+            let attempts = crate::dry_run::attempts(self.api.as_ref(), &msg.0);
+            return Box::pin(async move { Some((msg.0, attempts)) });
+        }
         let (reply, answered) = oneshot::channel();
         let call = msg.0.first().is_some_and(|p| p.call.is_some());
         self.waiting.lane(call).push_back(Pending {

@@ -13,9 +13,11 @@ use crate::{
     CallsEndedHandler, DispatchHandler, DispatchMetrics, VendorActor, VendorApi, VendorEnv,
 };
 use actix::{Actor, Addr};
+use pushmesh_contract::trace::TraceStage;
 use pushmesh_runtime::amqp::topology::{self, Lane};
 use pushmesh_runtime::ops::{ListenError, Ops};
 use pushmesh_runtime::service::Service;
+use pushmesh_runtime::trace::Tracer;
 use pushmesh_runtime::{Settings, SettingsError, Shutdown};
 use std::collections::HashMap;
 use std::path::Path;
@@ -134,7 +136,8 @@ impl<V: VendorApi> Application<V> {
         let handler = || {
             let (actors, sent, metrics) = (actors.clone(), sent.clone(), metrics.clone());
             let (policy, call_tiers) = (policy.clone(), call_tiers.clone());
-            DispatchHandler::new(V::VENDOR, actors, sent, policy, call_tiers, metrics)
+            let tracer = Tracer::new(TraceStage::Dispatch, &settings.trace);
+            DispatchHandler::new(V::VENDOR, actors, sent, policy, call_tiers, metrics, tracer)
         };
         let replica = settings.dispatch.replica.clone();
         let result = service

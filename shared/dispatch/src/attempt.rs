@@ -1,5 +1,6 @@
 //! The one outcome type every vendor's response table maps to.
 
+use pushmesh_contract::trace::VendorRequest;
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +23,8 @@ pub enum Attempt {
     Defer { wait: Duration, detail: String },
     /// Not sent: the call it belongs to ended first.
     Cancelled { detail: String },
+    /// Not sent: a dry run; these are the requests that would have gone, redacted.
+    DryRun { requests: Vec<VendorRequest> },
 }
 
 impl Attempt {
@@ -36,7 +39,7 @@ impl Attempt {
     /// token, and details reach logs and outcomes, where tokens never go.
     pub fn without_token(mut self, token: &str) -> Self {
         let detail = match &mut self {
-            Attempt::Delivered { .. } => return self,
+            Attempt::Delivered { .. } | Attempt::DryRun { .. } => return self,
             Attempt::InvalidToken { detail }
             | Attempt::Rejected { detail }
             | Attempt::Retry { detail, .. }
@@ -58,6 +61,7 @@ impl Attempt {
             Attempt::Retry { .. } => "retry",
             Attempt::Defer { .. } => "deferred",
             Attempt::Cancelled { .. } => "cancelled",
+            Attempt::DryRun { .. } => "dry_run",
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod attempt;
 pub mod auth;
 pub mod breaker;
 mod calls;
+pub mod dry_run;
 mod inflight;
 pub mod limits;
 pub mod retry;
@@ -67,4 +68,11 @@ pub trait VendorApi: Sized + Send + Sync + 'static {
     /// Sends one request for `pushes` (one app, one message) with `credential`, and classifies
     /// the answer: one [`Attempt`] per push, in order, or [`Answer::AuthExpired`].
     fn send(&self, credential: &str, pushes: &[DevicePush]) -> impl Future<Output = Answer> + Send;
+
+    /// The requests [`send`](Self::send) would make for `pushes`, built by the same code, for
+    /// a dry run; or what `send` would answer without sending anything (a push it refuses).
+    fn requests(&self, credential: &str, pushes: &[DevicePush]) -> Result<Vec<Built>, Attempt>;
 }
+
+/// A request as a vendor client builds it.
+pub type Built = reqwest::Result<reqwest::Request>;

@@ -20,6 +20,7 @@ use actix::Addr;
 use prometheus::IntCounterVec;
 use pushmesh_contract::public::{CallEvent, Outcome, OutcomeStatus};
 use pushmesh_contract::stage::{Batch, DevicePush};
+use pushmesh_contract::trace::TraceWhat;
 use pushmesh_contract::{codec, now_ms, Vendor};
 use pushmesh_runtime::amqp::topology::{
     self, Lane, ERROR_HEADER, MESSAGE_ID_HEADER, PUSH_ID_HEADER, TOKEN_GEN_HEADER,
@@ -29,6 +30,7 @@ use pushmesh_runtime::amqp::{
     blocking_commit, AmqpError, Commit, Delivery, Handled, Outgoing, StageHandler, Work,
 };
 use pushmesh_runtime::ops::Ops;
+use pushmesh_runtime::trace::{About, TraceBatch, Tracer};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,15 +84,18 @@ struct Shared<V: VendorApi> {
     call_tiers: Vec<u64>,
     policy: RetryPolicy,
     metrics: DispatchMetrics,
+    tracer: Tracer,
 }
 
 /// App, message and call event: what one vendor request may mix no more than.
 type RequestKey = (String, String, Option<CallEvent>);
 
 /// Everything one batch produces.
-#[derive(Default)]
 struct Outputs {
     out: Vec<Outgoing>,
+    trace: TraceBatch,
+    /// When the batch's requests went to the vendor actors.
+    sent_at_ms: u64,
     waits: BTreeMap<Duration, Vec<DevicePush>>,
     parked: Vec<DevicePush>,
     /// Messages that stop phones ringing for calls that ended while their invitations were out.
@@ -107,8 +112,10 @@ impl<V: VendorApi> DispatchHandler<V> {
         policy: RetryPolicy,
         call_tiers: Vec<u64>,
         metrics: DispatchMetrics,
+        tracer: Tracer,
     ) -> Self {
         let shared = Shared {
+            tracer,
             vendor,
             actors,
             sent,
@@ -184,6 +191,11 @@ impl<V: VendorApi> Shared<V> {
             .outcomes
             .with_label_values(&[status.as_str()])
             .inc();
+        let what = TraceWhat::Outcome {
+            status,
+            detail: detail.clone(),
+        };
+        o.trace.record(self.about(&push), what);
         let settled = Settled {
             status,
             vendor_message_id,
@@ -280,15 +292,29 @@ impl<V: VendorApi> Shared<V> {
         Ok((requests, taken))
     }
 
+    /// What a trace event about `push` is about.
+    fn about<'a>(&self, push: &'a DevicePush) -> About<'a> {
+        About {
+            push_id: Some(&push.push_id),
+            vendor: Some(self.vendor),
+            ..About::message(&push.app_id, &push.message_id)
+                .user(&push.user_id)
+                .accepted(push.accepted_us)
+                .dry_run(push.dry_run)
+        }
+    }
+
     /// The messages a batch's settled and waiting pushes become.
     fn outputs(&self, o: Outputs) -> Vec<Outgoing> {
         let Outputs {
             mut out,
+            trace,
             waits,
             parked,
             withdrawals,
             ..
         } = o;
+        out.extend(trace.output());
         if !withdrawals.is_empty() {
             let queue = topology::dispatch_queue(self.vendor, Lane::Call);
             out.push(Outgoing::to_queue(
@@ -360,7 +386,15 @@ impl<V: VendorApi> Shared<V> {
 
 impl<V: VendorApi> StageHandler for DispatchHandler<V> {
     async fn handle(&mut self, batch: &[Delivery]) -> Result<Work, AmqpError> {
-        let mut o = Outputs::default();
+        let mut o = Outputs {
+            out: Vec::new(),
+            trace: self.shared.tracer.batch(),
+            sent_at_ms: 0,
+            waits: BTreeMap::new(),
+            parked: Vec::new(),
+            withdrawals: Vec::new(),
+            settled: Vec::new(),
+        };
         let (requests, sending) = self.shared.plan(batch, now_ms(), &mut o).await?;
         self.shared.record(&o.settled)?;
         let commit = self.commit();

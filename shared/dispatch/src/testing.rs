@@ -29,6 +29,8 @@ pub fn pushes(vendor: Vendor, tokens: &[&str]) -> Vec<DevicePush> {
             replays: 0,
             call: None,
             voip: false,
+            accepted_us: 0,
+            dry_run: false,
         })
         .collect()
 }

@@ -10,6 +10,7 @@ pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
 pub mod tls;
+pub mod trace;
 
 pub use settings::{Settings, SettingsError};
 pub use shutdown::Shutdown;

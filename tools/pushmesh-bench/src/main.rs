@@ -67,7 +67,13 @@ async fn main() -> anyhow::Result<()> {
         .context("cargo build")?;
     anyhow::ensure!(built.success(), "the release build failed");
     mesh::ensure_broker(&root)?;
-    let m = mesh::Mesh::start(&root).await?;
+    // What tracing every message costs: the peer scenario on a mesh that traces none, before
+    // the mesh the other scenarios run on, which traces all (the default).
+    let untraced = match scenario.as_str() {
+        "all" | "peer" => Some(untraced_peer(&root, peer_n).await?),
+        _ => None,
+    };
+    let m = mesh::Mesh::start(&root, 1.0).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle = m.rss_kib();
     for v in ["fcm", "apns", "huawei", "xiaomi", "oppo", "vivo", "honor"] {
@@ -114,6 +120,9 @@ async fn main() -> anyhow::Result<()> {
         ceiling.rate,
         ceiling_after.rate,
     ));
+    if let Some(untraced) = untraced {
+        rows.push(report::trace_row(peer_rate, untraced));
+    }
     if matches!(scenario.as_str(), "all" | "latency") {
         // Half the peer rate unless `--rate` asks for another (a quiet mesh, say).
         let rate = match opts.rate {
@@ -148,6 +157,16 @@ async fn main() -> anyhow::Result<()> {
         println!("written to docs/benchmarks.md");
     }
     Ok(())
+}
+
+/// The peer rate of a mesh that traces no message; the mesh is stopped after.
+async fn untraced_peer(root: &std::path::Path, n: u64) -> anyhow::Result<f64> {
+    let m = mesh::Mesh::start(root, 0.0).await?;
+    let users = 1000;
+    load::register(&m, 0..users, |_| "fcm").await?;
+    let (rate, _) = scenarios::peer(&m, n, users).await?;
+    println!("peer with tracing off: {rate:.0} pushes/s");
+    Ok(rate)
 }
 
 /// Ends a run with the mesh up: what the services logged, the table, and with `--hold` a wait

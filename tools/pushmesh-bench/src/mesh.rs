@@ -70,7 +70,7 @@ pub fn ensure_broker(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn config(vhost: &str, data: &Path, fixtures: &Path) -> String {
+fn config(vhost: &str, data: &Path, fixtures: &Path, trace_sample: f64) -> String {
     let listen: Vec<String> = ["ingest", "presence", "registry"]
         .iter()
         .map(|s| format!("{s} = \"127.0.0.1:{}\"", port(s)))
@@ -92,6 +92,8 @@ url = "amqp://guest:guest@127.0.0.1:5672/{vhost}"
 dispatch = {{ {dispatch} }}
 [dispatch]
 concurrency = 128
+[trace]
+sample = {trace_sample}
 [vendor_sim]
 listen = "127.0.0.1:{sim_port}"
 apns_listen = "127.0.0.1:{apns}"
@@ -154,7 +156,8 @@ requests_per_s = 1000000
 }
 
 impl Mesh {
-    pub async fn start(root: &Path) -> anyhow::Result<Mesh> {
+    /// Starts every service, tracing `trace_sample` of the messages (`trace.sample`).
+    pub async fn start(root: &Path, trace_sample: f64) -> anyhow::Result<Mesh> {
         let vhost = format!("pushmesh-bench-{}", uuid::Uuid::new_v4().simple());
         rabbitmqctl(&["-q", "add_vhost", &vhost])?;
         rabbitmqctl(&[
@@ -171,7 +174,12 @@ impl Mesh {
         let cfg = dir.path().join("pushmesh.toml");
         std::fs::write(
             &cfg,
-            config(&vhost, &dir.path().join("data"), &root.join("fixtures")),
+            config(
+                &vhost,
+                &dir.path().join("data"),
+                &root.join("fixtures"),
+                trace_sample,
+            ),
         )?;
         let bin: PathBuf = root.join("target/release");
         let mut children = Vec::new();

@@ -20,6 +20,12 @@ pub enum ApiError {
     RateLimited(Duration),
     #[error("the body is over the {0} bytes a request may carry")]
     TooLarge(usize),
+    #[error(
+        "no trace of `{0}`: unknown, older than the trace window, or not sampled (trace.sample)"
+    )]
+    TraceNotFound(String),
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -42,6 +48,8 @@ impl ApiError {
             ApiError::UnknownApp(_) => "unknown_app",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::TooLarge(_) => "body_too_large",
+            ApiError::TraceNotFound(_) => "trace_not_found",
+            ApiError::Unavailable(_) => "storage_unavailable",
             ApiError::Store(StoreError::NotFound(_)) => "device_not_found",
             ApiError::Store(StoreError::TokenTaken(_)) => "token_taken",
             ApiError::Store(_) => "storage_unavailable",
@@ -55,9 +63,10 @@ impl ResponseError for ApiError {
             ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::UnknownApp(_) | ApiError::Store(StoreError::NotFound(_)) => {
-                StatusCode::NOT_FOUND
-            }
+            ApiError::UnknownApp(_)
+            | ApiError::TraceNotFound(_)
+            | ApiError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Store(StoreError::TokenTaken(_)) => StatusCode::CONFLICT,

@@ -5,7 +5,7 @@
 use super::*;
 use crate::sent::DiskSent;
 use crate::testing::pushes;
-use crate::VendorEnv;
+use crate::{Built, VendorEnv};
 use actix::{Actor, Addr};
 use pushmesh_contract::Vendor;
 use pushmesh_runtime::SettingsError;
@@ -83,6 +83,15 @@ impl VendorApi for Arc<Scripted> {
         tokio::time::sleep(self.delay).await;
         self.out.fetch_sub(1, Ordering::SeqCst);
         (self.answer)(credential, pushes)
+    }
+
+    fn requests(&self, credential: &str, pushes: &[DevicePush]) -> Result<Vec<Built>, Attempt> {
+        let tokens: Vec<&str> = pushes.iter().map(|p| p.token.as_str()).collect();
+        let request = reqwest::Client::new()
+            .post("https://vendor.example/send")
+            .bearer_auth(credential)
+            .json(&serde_json::json!({ "tokens": tokens }));
+        Ok(vec![request.build()])
     }
 }
 
@@ -298,4 +307,35 @@ async fn a_failed_probe_uses_no_attempt() {
     tokio::time::sleep(Duration::from_millis(250)).await;
     assert_eq!(send(&actor, &["probe"]).await, ["deferred"]);
     assert_eq!(api.sends.lock().unwrap().len(), 4, "the probe went out");
+}
+
+#[actix_rt::test]
+async fn a_dry_run_is_built_not_sent_and_waits_for_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut scripted = Scripted::new(delivered);
+    // No credential could be had, and the quota is spent: a dry run needs neither.
+    scripted.auth_fails = Some(AuthError::Http("down".into()));
+    let api = Arc::new(scripted);
+    let setup = Setup {
+        quota: Some(0),
+        ..Setup::default()
+    };
+    let actor = start(&api, setup, &dir);
+    let mut dry = pushes(Vendor::Huawei, &["tok-a", "tok-b"]);
+    dry.iter_mut().for_each(|p| p.dry_run = true);
+    let (_, attempts) = actor.send(SendRequest(dry)).await.unwrap().unwrap();
+    let Attempt::DryRun { requests } = &attempts[1] else {
+        panic!("{attempts:?}");
+    };
+    assert_eq!(
+        requests[0].body,
+        r#"{"tokens":["<token of p-tok-a>","<token of p-tok-b>"]}"#
+    );
+    let auth = requests[0]
+        .headers
+        .iter()
+        .find(|(k, _)| k == "authorization");
+    assert_eq!(auth.map(|(_, v)| v.as_str()), Some("<redacted>"));
+    assert!(api.sends.lock().unwrap().is_empty());
+    assert_eq!(api.authorizations.load(Ordering::SeqCst), 0);
 }

@@ -20,6 +20,7 @@ impl<V: VendorApi> Shared<V> {
         mut o: Outputs,
         sending: Claim,
     ) -> Result<Outputs, AmqpError> {
+        o.sent_at_ms = now_ms();
         let mut answers: FuturesUnordered<_> = requests
             .into_iter()
             .map(|pushes| self.actors[&pushes[0].app_id].0.send(SendRequest(pushes)))

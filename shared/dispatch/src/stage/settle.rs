@@ -7,11 +7,13 @@ use crate::support::is_invite;
 use crate::{Attempt, VendorApi};
 use pushmesh_contract::public::OutcomeStatus;
 use pushmesh_contract::stage::DevicePush;
+use pushmesh_contract::trace::TraceWhat;
 
 impl<V: VendorApi> Shared<V> {
     /// Turns a push's attempt into what follows: an outcome, a wait in a delay queue, or both.
     pub(super) fn settle(&self, mut push: DevicePush, attempt: Attempt, now: u64, o: &mut Outputs) {
         let attempt = attempt.without_token(&push.token);
+        self.trace_attempt(&push, &attempt, now, o);
         self.metrics
             .attempts
             .with_label_values(&[attempt.label()])
@@ -29,6 +31,11 @@ impl<V: VendorApi> Shared<V> {
             Attempt::Cancelled { detail } => {
                 self.finish(o, push, OutcomeStatus::Cancelled, None, Some(detail));
             }
+            Attempt::DryRun { requests } => {
+                let what = TraceWhat::DryRun { requests };
+                o.trace.record(self.about(&push), what);
+                self.finish(o, push, OutcomeStatus::DryRun, None, None);
+            }
             Attempt::Rejected { detail } => {
                 tracing::warn!(message_id = %push.message_id, push_id = %push.push_id, %detail, "push rejected");
                 self.finish(o, push, OutcomeStatus::Rejected, None, Some(detail));
@@ -40,6 +47,10 @@ impl<V: VendorApi> Shared<V> {
                         not_before_ms,
                     } => {
                         tracing::info!(message_id = %push.message_id, push_id = %push.push_id, wait_s = wait.as_secs(), %detail, "push deferred");
+                        let due_ms = not_before_ms.max(now + tier.as_millis() as u64);
+                        let reason = detail.clone();
+                        o.trace
+                            .record(self.about(&push), TraceWhat::Deferred { due_ms, reason });
                         push.not_before_ms = not_before_ms;
                         o.waits.entry(tier).or_default().push(push);
                     }
@@ -63,6 +74,10 @@ impl<V: VendorApi> Shared<V> {
                         not_before_ms,
                     } => {
                         tracing::info!(message_id = %push.message_id, push_id = %push.push_id, attempt = push.attempt, wait_s = tier.as_secs(), %detail, "push will be retried");
+                        let due_ms = not_before_ms.max(now + tier.as_millis() as u64);
+                        let reason = detail.clone();
+                        o.trace
+                            .record(self.about(&push), TraceWhat::Retry { due_ms, reason });
                         push.not_before_ms = not_before_ms;
                         o.waits.entry(tier).or_default().push(push);
                     }
@@ -77,5 +92,26 @@ impl<V: VendorApi> Shared<V> {
                 }
             }
         }
+    }
+
+    /// A vendor's answer (or why there was none) in the push's trace; a deferral is traced
+    /// where its wait is decided.
+    fn trace_attempt(&self, push: &DevicePush, attempt: &Attempt, now: u64, o: &mut Outputs) {
+        let (vendor_message_id, detail) = match attempt {
+            Attempt::Delivered { vendor_message_id } => (vendor_message_id.clone(), None),
+            Attempt::InvalidToken { detail }
+            | Attempt::Rejected { detail }
+            | Attempt::Retry { detail, .. } => (None, Some(detail.clone())),
+            Attempt::Defer { .. } | Attempt::Cancelled { .. } | Attempt::DryRun { .. } => return,
+        };
+        let what = TraceWhat::Sent {
+            attempt: push.attempt + 1,
+            resources_id: push.notification.resources_id.clone(),
+            took_ms: now.saturating_sub(o.sent_at_ms),
+            result: attempt.label().to_owned(),
+            vendor_message_id,
+            detail,
+        };
+        o.trace.record(self.about(push), what);
     }
 }

@@ -33,6 +33,8 @@ pub const REJECTED_QUEUE: &str = "pushmesh.rejected";
 pub const DEAD_LETTER_QUEUE: &str = "pushmesh.dead-letter";
 /// `invalid_token` outcomes, for the registry to delete those devices.
 pub const INVALID_TOKENS_QUEUE: &str = "pushmesh.registry.invalid-tokens";
+/// Every stage's trace events, in batches, for the registry to keep.
+pub const TRACE_QUEUE: &str = "pushmesh.trace";
 
 pub const ERROR_HEADER: &str = "x-pushmesh-error";
 pub const MESSAGE_ID_HEADER: &str = "x-pushmesh-message-id";
@@ -147,6 +149,7 @@ pub async fn declare(conn: &Connection, settings: &Settings) -> Result<(), AmqpE
     queue(&ch, REJECTED_QUEUE, FieldTable::default()).await?;
     queue(&ch, DEAD_LETTER_QUEUE, FieldTable::default()).await?;
     queue(&ch, INVALID_TOKENS_QUEUE, FieldTable::default()).await?;
+    queue(&ch, TRACE_QUEUE, FieldTable::default()).await?;
     bind(
         &ch,
         INVALID_TOKENS_QUEUE,

@@ -3,6 +3,9 @@
 use super::{ReadTable, RecentError, RecentIds, Table};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
+/// A key and its value, as read.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 impl RecentIds {
     /// The value filed under exactly the bucket of `at_ms`.
     pub fn get_at(&self, at_ms: u64, key: &[u8]) -> Result<Option<Vec<u8>>, RecentError> {
@@ -80,6 +83,33 @@ impl RecentIds {
         })
     }
 
+    /// Up to `limit` flushed entries whose key starts with `prefix`, newest first: the newest
+    /// bucket first, and within one bucket in falling key order. In one read transaction.
+    pub fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, RecentError> {
+        let buckets = self.bucket_list();
+        self.with_db("read", |db| {
+            let read = db.begin_read()?;
+            let mut out = Vec::new();
+            for bucket in buckets.into_iter().rev() {
+                let Some(table) = self.open_bucket(&read, bucket)? else {
+                    continue;
+                };
+                let entries = match prefix_end(prefix) {
+                    Some(end) => table.range::<&[u8]>(prefix..end.as_slice())?,
+                    None => table.range::<&[u8]>(prefix..)?,
+                };
+                for entry in entries.rev() {
+                    if out.len() >= limit {
+                        return Ok(out);
+                    }
+                    let (k, v) = entry?;
+                    out.push((k.value().to_vec(), v.value().to_vec()));
+                }
+            }
+            Ok(out)
+        })
+    }
+
     /// The first of `buckets` that holds `key`, in one read transaction.
     fn get_in(&self, buckets: &[u64], key: &[u8]) -> Result<Option<Vec<u8>>, RecentError> {
         if buckets.is_empty() {
@@ -112,4 +142,16 @@ impl RecentIds {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// The first key after every key that starts with `prefix`; None if there is none (all 0xff).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
 }

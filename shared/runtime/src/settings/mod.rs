@@ -50,6 +50,9 @@ pub struct Settings {
     /// Log filter, e.g. `info` or `info,lapin=warn`.
     #[serde(default = "defaults::log")]
     pub log: String,
+    /// `text`, or `json` (one object a line) for log shippers.
+    #[serde(default)]
+    pub log_format: LogFormat,
     pub amqp: AmqpSettings,
     #[serde(default)]
     pub batch: BatchSettings,
@@ -71,12 +74,23 @@ pub struct Settings {
     /// Who may call the device API.
     #[serde(default)]
     pub api: ApiSettings,
+    /// What the stages record of each message.
+    #[serde(default)]
+    pub trace: TraceSettings,
     /// vendor-sim's own table, which only vendor-sim reads (its keys are in its crate).
     #[serde(default)]
     pub vendor_sim: serde_json::Value,
     /// Per app id, per vendor name: that vendor's settings for the app, read by its dispatcher.
     #[serde(default)]
     pub apps: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -171,9 +185,11 @@ pub struct RegistrySettings {
 mod api;
 mod defaults;
 mod dispatch;
+mod trace;
 
 pub use api::{ApiApp, ApiSettings};
 pub use dispatch::DispatchSettings;
+pub use trace::TraceSettings;
 
 macro_rules! default_from_serde {
     ($($t:ty),*) => {$(
@@ -260,6 +276,12 @@ impl Settings {
             return Err(SettingsError::invalid(
                 "amqp.prefetch",
                 "must be at least 1",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.trace.sample) {
+            return Err(SettingsError::invalid(
+                "trace.sample",
+                "must be from 0 to 1",
             ));
         }
         if self.batch.in_flight == 0 {

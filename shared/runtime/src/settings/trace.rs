@@ -1,0 +1,38 @@
+//! `[trace]`: what the stages record of each message, and how long the registry keeps it.
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceSettings {
+    /// The share of messages traced, 0 to 1, chosen by a hash of the app and message id, so
+    /// every stage traces the same ones. Dry runs are always traced.
+    #[serde(default = "sample")]
+    pub sample: f64,
+    /// How long the registry keeps a trace (it drops whole hours past this).
+    #[serde(default = "window_s")]
+    pub window_s: u64,
+    /// The trace store's page cache.
+    #[serde(default = "cache_bytes")]
+    pub cache_bytes: u64,
+}
+
+fn sample() -> f64 {
+    1.0
+}
+fn window_s() -> u64 {
+    86_400
+}
+fn cache_bytes() -> u64 {
+    64 << 20
+}
+
+impl Default for TraceSettings {
+    fn default() -> Self {
+        TraceSettings {
+            sample: sample(),
+            window_s: window_s(),
+            cache_bytes: cache_bytes(),
+        }
+    }
+}
