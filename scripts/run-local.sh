@@ -70,5 +70,6 @@ done
 grep -q "$token" <<<"$received" || { echo "no push arrived: see .run/logs"; exit 1; }
 
 if [ "${1:-}" = "--exit" ]; then exit 0; fi
+echo "console: http://127.0.0.1:9103/console (log in with the key in fixtures/demo-api-keys)"
 echo "the mesh is running (logs in .run/logs); Ctrl-C stops it"
 wait

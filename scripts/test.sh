@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: formatting, lints, the deployment files, then the whole test suite
-# (unit tests and the end-to-end tests against RabbitMQ on 127.0.0.1:5672).
+# (unit tests and the end-to-end tests against RabbitMQ on 127.0.0.1:5672; the console's
+# browser test drives Debian's chromium through chromedriver).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/rabbitmq.sh
+. scripts/chromium.sh
 ensure_rabbitmq
+ensure_chromium
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings

@@ -6,6 +6,7 @@ mod apns;
 mod auth;
 mod bindings;
 mod calls;
+mod console;
 mod crash;
 mod delivery;
 mod dry_run;

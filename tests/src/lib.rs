@@ -8,6 +8,7 @@ mod config;
 mod mesh;
 mod processes;
 mod tls;
+pub mod webdriver;
 
 pub use broker::Vhost;
 pub use mesh::{Mesh, MeshOptions};

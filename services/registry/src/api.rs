@@ -8,7 +8,8 @@ mod fuzz;
 
 pub use error::ApiError;
 
-use crate::auth::{Caller, Credentials};
+use crate::auth::{Caller, Credentials, Refusal};
+use crate::console::Sessions;
 use crate::store::{Device, DeviceStore, StoreError};
 use actix_web::error::JsonPayloadError;
 use actix_web::http::StatusCode;
@@ -27,6 +28,8 @@ pub struct ApiState {
     pub credentials: Credentials,
     /// Requests per caller: a server key, a user, or an address with no valid credential.
     pub limiter: DefaultKeyedRateLimiter<String>,
+    /// The console's logins: a session stands for the server key it was opened with.
+    pub sessions: Sessions,
 }
 
 impl ApiState {
@@ -43,6 +46,7 @@ impl ApiState {
             settings,
             credentials,
             limiter,
+            sessions: Sessions::default(),
         })
     }
 
@@ -56,7 +60,13 @@ impl ApiState {
             .headers()
             .get("authorization")
             .and_then(|v| v.to_str().ok());
-        let caller = self.credentials.caller(app_id, header);
+        let caller = match (header, self.sessions.of(req)) {
+            (None, Some((app, caller))) if app == app_id => Ok(caller),
+            (None, Some((app, _))) => Err(Refusal::Forbidden(format!(
+                "this console session is `{app}`'s, not `{app_id}`'s"
+            ))),
+            _ => self.credentials.caller(app_id, header),
+        };
         let counted_as = match &caller {
             Ok(c) => c.id(app_id),
             Err(_) => format!(
@@ -129,8 +139,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/devices/{push_id}", web::delete().to(unregister))
             .route("/devices/{push_id}/user", web::put().to(bind))
             .route("/devices/{push_id}/user", web::delete().to(unbind))
-            .route("/users/{user_id}/devices", web::get().to(devices_of)),
+            .route("/users/{user_id}/devices", web::get().to(devices_of))
+            .route("/test-pushes", web::post().to(crate::console::test_push)),
     );
+    crate::console::routes(cfg);
 }
 
 #[derive(Deserialize)]

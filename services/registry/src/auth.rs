@@ -49,6 +49,11 @@ pub struct Credentials {
     tokens: HashMap<String, (Algorithm, DecodingKey)>,
 }
 
+/// How a server key is named in rate-limit keys: its digest's first 8 bytes.
+fn key_id(digest: &[u8; 32]) -> String {
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn digest(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
 }
@@ -115,6 +120,18 @@ impl Credentials {
         Ok(())
     }
 
+    /// The app whose server key `key` is, and the server as a caller (the console's login).
+    pub fn server_of(&self, key: &str) -> Option<(String, Caller)> {
+        let digest = digest(key);
+        let app = self.keys.get(&digest)?.clone();
+        Some((
+            app,
+            Caller::Server {
+                key: key_id(&digest),
+            },
+        ))
+    }
+
     /// The caller of a request to `app_id`, from its `Authorization` header.
     pub fn caller(&self, app_id: &str, authorization: Option<&str>) -> Result<Caller, Refusal> {
         let unauthorized = |why: &str| Refusal::Unauthorized(why.to_owned());
@@ -134,7 +151,7 @@ impl Credentials {
         let digest = digest(credential);
         match self.keys.get(&digest) {
             Some(app) if app == app_id => Ok(Caller::Server {
-                key: digest[..8].iter().map(|b| format!("{b:02x}")).collect(),
+                key: key_id(&digest),
             }),
             Some(_) => Err(Refusal::Forbidden(format!(
                 "this API key is another app's, not `{app_id}`'s"

@@ -4,6 +4,7 @@
 
 mod api;
 mod auth;
+mod console;
 mod handler;
 mod startup;
 mod store;

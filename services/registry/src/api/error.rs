@@ -26,6 +26,8 @@ pub enum ApiError {
     TraceNotFound(String),
     #[error("{0}")]
     Unavailable(String),
+    #[error("{0}")]
+    BrokerUnavailable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -50,6 +52,7 @@ impl ApiError {
             ApiError::TooLarge(_) => "body_too_large",
             ApiError::TraceNotFound(_) => "trace_not_found",
             ApiError::Unavailable(_) => "storage_unavailable",
+            ApiError::BrokerUnavailable(_) => "broker_unavailable",
             ApiError::Store(StoreError::NotFound(_)) => "device_not_found",
             ApiError::Store(StoreError::TokenTaken(_)) => "token_taken",
             ApiError::Store(_) => "storage_unavailable",
@@ -66,7 +69,9 @@ impl ResponseError for ApiError {
             ApiError::UnknownApp(_)
             | ApiError::TraceNotFound(_)
             | ApiError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::BrokerUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Store(StoreError::TokenTaken(_)) => StatusCode::CONFLICT,
