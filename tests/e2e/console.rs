@@ -3,9 +3,13 @@
 //! run and read the request body. `PUSHMESH_SCREENSHOTS=<dir>` saves the main views there
 //! (docs/console/ holds the ones docs/console.md shows).
 
+use pushmesh_contract::public::OutcomeStatus;
 use pushmesh_tests::webdriver::Browser;
-use pushmesh_tests::{repo_root, Mesh};
+use pushmesh_tests::{repo_root, wait_for, Mesh};
+use reqwest::Method;
+use serde_json::json;
 use std::path::PathBuf;
+use std::time::Duration;
 
 async fn screenshot(browser: &Browser, name: &str) {
     if let Some(dir) = std::env::var_os("PUSHMESH_SCREENSHOTS") {
@@ -37,6 +41,8 @@ async fn an_operator_sends_a_test_push_and_a_dry_run_and_reads_their_traces() {
     browser.fill("#key", key.lines().next().unwrap()).await;
     browser.click("#login").await;
     browser.wait_text("#app", "demo").await;
+    let vendors = browser.wait_text("#vendors", "fcm").await;
+    assert!(vendors.contains("closed"), "{vendors}");
 
     browser.fill("#user", "bob").await;
     browser.click("#lookup").await;
@@ -75,4 +81,80 @@ async fn an_operator_sends_a_test_push_and_a_dry_run_and_reads_their_traces() {
     browser.wait_text("#user-view", "dry_run").await;
     screenshot(&browser, "user").await;
     browser.quit().await;
+}
+
+/// What the console's vendor table reads: an open breaker with its failures, a parked push,
+/// and the replay that delivers it once the vendor is back.
+#[actix_rt::test]
+async fn vendor_state_shows_the_breaker_and_parked_pushes_and_replays_them() {
+    let mesh = Mesh::start().await;
+    mesh.fcm_device("tok-bob", "bob").await;
+    let fault = json!({"status": 503, "for_ms": 60_000});
+    mesh.sim_post("/sim/fcm/fault", fault).await;
+    // Pushes fail in a row (three open the breaker in tests) and run out of time.
+    let ids = ["stuck-1", "stuck-2", "stuck-3", "stuck-4", "stuck-5"];
+    for id in ids {
+        let message = json!({
+            "app_id": "demo", "message_id": id, "conversation_type": "peer",
+            "conversation_id": "c", "sender_id": "alice", "recipients": ["bob"], "ttl_s": 2,
+            "push": {"title": "t", "content": "c"}
+        });
+        mesh.publish("im.message", message).await;
+    }
+    for id in ids {
+        mesh.outcome(id, "bob", OutcomeStatus::Expired).await;
+    }
+    let fcm = wait_for("fcm's state", Duration::from_secs(20), || async {
+        let (status, body) = mesh.api(Method::GET, "/v1/apps/demo/vendors", None).await;
+        assert_eq!(status, 200, "{body}");
+        let vendors = body["vendors"].as_array().unwrap().clone();
+        let fcm = vendors.into_iter().find(|v| v["vendor"] == "fcm").unwrap();
+        let failed = fcm["failures_5m"].as_u64() >= Some(3);
+        (fcm["parked"].as_u64() >= Some(1) && failed).then_some(fcm)
+    })
+    .await;
+    assert!(fcm["failures_5m"].as_u64().unwrap() >= 3, "{fcm}");
+    assert!(fcm["breaker"] != "closed", "{fcm}");
+    assert!(fcm.get("error").is_none(), "{fcm}");
+
+    mesh.http
+        .delete(format!("{}/sim/fcm/fault", mesh.sim))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = mesh
+        .api(Method::POST, "/v1/apps/other/vendors/fcm/replay", None)
+        .await;
+    assert_eq!(
+        (status, body["replayed"].as_u64()),
+        (200, Some(0)),
+        "{body}"
+    );
+    let (status, body) = mesh
+        .api(Method::POST, "/v1/apps/demo/vendors/fcm/replay", None)
+        .await;
+    assert_eq!(
+        (status, body["replayed"].as_u64()),
+        (200, Some(ids.len() as u64)),
+        "{body}"
+    );
+    wait_for(
+        "the replayed pushes delivered",
+        Duration::from_secs(30),
+        || async {
+            let delivered = mesh.outcomes().into_iter().filter(|o| {
+                ids.contains(&o.message_id.as_str()) && o.status == OutcomeStatus::Delivered
+            });
+            (delivered.count() == ids.len()).then_some(())
+        },
+    )
+    .await;
+    let (_, body) = mesh.api(Method::GET, "/v1/apps/demo/vendors", None).await;
+    let fcm = &body["vendors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["vendor"] == "fcm")
+        .cloned();
+    assert_eq!(fcm.as_ref().unwrap()["parked"], 0);
 }

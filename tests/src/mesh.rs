@@ -147,18 +147,27 @@ impl Mesh {
             ready.push(app.port());
             actix_rt::spawn(app.run_until_stopped());
         }
-        if in_process("registry") {
-            let app = registry::Application::build(settings.clone(), shutdown.clone())
-                .expect("registry starts");
-            ports.registry = app.port();
-            ready.push(app.port());
-            actix_rt::spawn(app.run_until_stopped());
-        }
         for (i, vendor) in Vendor::ALL.into_iter().enumerate() {
             if in_process(vendor.dispatcher()) {
                 ports.dispatch[i] = start_dispatcher(vendor, &settings, dir.path(), &shutdown);
                 ready.push(ports.dispatch[i]);
             }
+        }
+        if in_process("registry") {
+            // The console reads the dispatchers' /state on the ports they took.
+            let mut with_dispatchers = settings.clone();
+            for (i, vendor) in Vendor::ALL.into_iter().enumerate() {
+                let url = format!("http://127.0.0.1:{}", ports.dispatch[i]);
+                with_dispatchers
+                    .registry
+                    .dispatchers
+                    .insert(vendor.as_str().into(), url);
+            }
+            let app = registry::Application::build(with_dispatchers, shutdown.clone())
+                .expect("registry starts");
+            ports.registry = app.port();
+            ready.push(app.port());
+            actix_rt::spawn(app.run_until_stopped());
         }
         for port in ready {
             wait_ready(&http, port, "a service").await;

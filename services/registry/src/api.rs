@@ -52,6 +52,22 @@ impl ApiState {
 
     /// The caller of `req` to `app_id`, counted against its rate limit; a request without a
     /// valid credential is counted against its address.
+    /// Refuses every caller but the app's server (a key or a console session); `what` says what
+    /// a user token may not do.
+    pub(crate) fn server_only(
+        &self,
+        req: &HttpRequest,
+        app_id: &str,
+        what: &str,
+    ) -> Result<(), ApiError> {
+        match self.caller(req, app_id)? {
+            Caller::Server { .. } => Ok(()),
+            Caller::User(_) => Err(ApiError::Forbidden(format!(
+                "{what} are for the app's server key, not a user token"
+            ))),
+        }
+    }
+
     pub(crate) fn caller(&self, req: &HttpRequest, app_id: &str) -> Result<Caller, ApiError> {
         if !self.settings.is_known_app(app_id) {
             return Err(ApiError::UnknownApp(app_id.to_owned()));
@@ -140,7 +156,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/devices/{push_id}/user", web::put().to(bind))
             .route("/devices/{push_id}/user", web::delete().to(unbind))
             .route("/users/{user_id}/devices", web::get().to(devices_of))
-            .route("/test-pushes", web::post().to(crate::console::test_push)),
+            .route("/test-pushes", web::post().to(crate::console::test_push))
+            .route("/vendors", web::get().to(crate::console::vendors))
+            .route(
+                "/vendors/{vendor}/replay",
+                web::post().to(crate::console::replay),
+            ),
     );
     crate::console::routes(cfg);
 }

@@ -19,7 +19,11 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+mod state;
 mod waiting;
+
+use state::Recent;
+pub use state::{ActorState, GetState};
 pub use waiting::EndCall;
 use waiting::{Pending, Waiting};
 
@@ -57,6 +61,8 @@ pub struct VendorActor<V: VendorApi> {
     /// A pump scheduled for when the rate limits let the next request go.
     wake: Option<SpawnHandle>,
     request_seconds: Histogram,
+    /// The last minutes' requests and failures, for `/state`.
+    recent: Recent,
 }
 
 /// One vendor request: pushes of one app and one message, at most the vendor's batch size.
@@ -98,6 +104,7 @@ impl<V: VendorApi> VendorActor<V> {
             probe_out: false,
             wake: None,
             request_seconds: settings.request_seconds,
+            recent: Recent::default(),
             credential_key: settings.credential_key,
         }
     }
@@ -254,6 +261,7 @@ impl<V: VendorApi> VendorActor<V> {
         }
         if let Some(failed) = crate::breaker::health(&attempts) {
             self.breaker.record(failed, Instant::now());
+            self.recent.record(failed, now_ms());
         }
         if probe {
             // A failed probe is the outage's fault, not this push's: it waits without using up

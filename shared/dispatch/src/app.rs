@@ -8,6 +8,7 @@ use crate::limits::{
 };
 use crate::retry::RetryPolicy;
 use crate::sent::{DiskSent, SentStore};
+use crate::state::States;
 use crate::support::{check_urls, http_client};
 use crate::{
     CallsEndedHandler, DispatchHandler, DispatchMetrics, VendorActor, VendorApi, VendorEnv,
@@ -41,6 +42,7 @@ pub struct Application<V: VendorApi> {
     /// Per app id: its client and its limit settings.
     clients: HashMap<String, Client<V>>,
     sent: Arc<dyn SentStore>,
+    states: States,
 }
 
 /// One app's client, its limits, and the fingerprint of the settings it was built from.
@@ -79,11 +81,14 @@ pub fn build<V: VendorApi>(
     let sent = Arc::new(DiskSent::open(&settings.data_dir, name)?);
     let ops = Ops::labelled(&[("vendor", vendor.as_str())]);
     let addr = settings.dispatch_listen(vendor);
-    let service = Service::build(name, ops, addr, Arc::new(settings), shutdown, |_| {})?;
+    let states = States::default();
+    let routes = states.routes(vendor);
+    let service = Service::build(name, ops, addr, Arc::new(settings), shutdown, routes)?;
     Ok(Application {
         service,
         clients,
         sent,
+        states,
     })
 }
 
@@ -127,10 +132,15 @@ impl<V: VendorApi> Application<V> {
             service,
             clients,
             sent,
+            states,
         } = self;
         let settings = service.settings().clone();
         let metrics = DispatchMetrics::new(service.ops());
         let actors = start_actors(clients, &settings, &sent, service.ops());
+        let recipients = actors
+            .iter()
+            .map(|(app, (actor, _))| (app.clone(), actor.clone().recipient()));
+        states.set(recipients.collect());
         let policy = RetryPolicy::from_settings(&settings.dispatch);
         let call_tiers = topology::retry_tiers(&settings, Lane::Call);
         let handler = || {

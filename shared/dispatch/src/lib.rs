@@ -16,10 +16,11 @@ pub mod limits;
 pub mod retry;
 pub mod sent;
 mod stage;
+mod state;
 pub mod support;
 pub mod testing;
 
-pub use actor::{ActorSettings, EndCall, SendRequest, VendorActor};
+pub use actor::{ActorSettings, ActorState, EndCall, GetState, SendRequest, VendorActor};
 pub use app::{build, Application, StartError};
 pub use attempt::Attempt;
 pub use auth::{Answer, AuthError, Credential};

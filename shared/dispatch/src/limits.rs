@@ -129,6 +129,12 @@ impl DailyQuota {
         (day, Duration::from_millis((day + 1) * self.day_ms - local))
     }
 
+    /// How much of today's quota is used.
+    pub fn used_today(&mut self, now_ms: u64, store: &dyn SentStore) -> u64 {
+        self.take(0, now_ms, store);
+        self.today.map_or(0, |(_, used)| used)
+    }
+
     /// Takes up to `n` from today's quota: how many may go now, and how long the rest must
     /// wait (until the next day).
     pub fn take(&mut self, n: u64, now_ms: u64, store: &dyn SentStore) -> (u64, Duration) {

@@ -8,11 +8,11 @@
 //! The broker URL comes from the pushmesh settings (`PUSHMESH_CONFIG`, `PUSHMESH__AMQP__URL`).
 
 use anyhow::{bail, Context};
-use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Channel, ConnectionProperties};
-use pushmesh_contract::stage::{Batch, DevicePush};
-use pushmesh_contract::{codec, now_ms, Vendor};
-use pushmesh_runtime::amqp::topology::{dispatch_queue, parked_queue, Lane, INGEST_EXCHANGE};
+use pushmesh_contract::{now_ms, Vendor};
+use pushmesh_runtime::amqp::parked;
+use pushmesh_runtime::amqp::topology::{parked_queue, INGEST_EXCHANGE};
 use pushmesh_runtime::Settings;
 
 const USAGE: &str = "usage: pushmesh-cli publish <routing-key> '<json body>'\n       pushmesh-cli replay <vendor> [--ttl-s N]\n       pushmesh-cli token <app> <user> [--ttl-s N]";
@@ -109,40 +109,12 @@ async fn publish(channel: &Channel, routing_key: &str, body: &str) -> anyhow::Re
     Ok(())
 }
 
-/// Moves every parked push back to its vendor's queue as a new send: attempts reset, counted as
-/// a replay (so the dispatcher does not take it for a duplicate), with a new TTL if given.
-/// Each parked message is acked only after its replay is confirmed.
+/// Moves every parked push back to its vendor's queue as a new send (`amqp::parked`).
 async fn replay(channel: &Channel, vendor: Vendor, ttl_s: Option<u64>) -> anyhow::Result<()> {
-    let from = parked_queue(vendor);
-    let mut pushes = 0;
-    while let Some(msg) = channel
-        .basic_get(from.as_str().into(), BasicGetOptions { no_ack: false })
-        .await?
-    {
-        let mut batch: Batch<DevicePush> = codec::decode(&msg.delivery.data)
-            .with_context(|| format!("a message in {from} is not a parked batch"))?;
-        for push in &mut batch.items {
-            push.attempt = 0;
-            push.not_before_ms = 0;
-            push.replays += 1;
-            if let Some(ttl) = ttl_s {
-                push.expires_at_ms = now_ms() + ttl * 1000;
-            }
-        }
-        pushes += batch.items.len();
-        // A parked batch is one lane's: a call's pushes go back to the call lane.
-        let lane = Lane::of(batch.items.first().and_then(|p| p.call.as_ref()));
-        let to = dispatch_queue(vendor, lane);
-        send(
-            channel,
-            "",
-            &to,
-            &codec::encode(&batch),
-            "application/octet-stream",
-        )
-        .await?;
-        msg.delivery.acker.ack(BasicAckOptions::default()).await?;
-    }
-    println!("replayed {pushes} pushes from {from} to dispatch.{vendor}");
+    let pushes = parked::replay(channel, vendor, None, ttl_s).await?;
+    println!(
+        "replayed {pushes} pushes from {} to dispatch.{vendor}",
+        parked_queue(vendor)
+    );
     Ok(())
 }

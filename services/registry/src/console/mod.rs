@@ -4,13 +4,18 @@
 //! Without a session the console answers only its login form.
 
 mod send;
+mod vendors;
 
 pub use send::test_push;
+pub use vendors::{replay, vendors};
 
-use crate::api::ApiState;
+use crate::api::{ApiError, ApiState};
 use crate::auth::Caller;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
+use lapin::options::ConfirmSelectOptions;
+use lapin::{Channel, Connection, ConnectionProperties};
+use pushmesh_runtime::amqp;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -146,4 +151,20 @@ async fn session(req: HttpRequest, state: web::Data<ApiState>) -> HttpResponse {
     };
     let vendors: Vec<&String> = state.settings.apps[&app_id].keys().collect();
     HttpResponse::Ok().json(serde_json::json!({ "app_id": app_id, "vendors": vendors }))
+}
+
+/// A confirming channel on a connection of its own: the console's broker work (a test push,
+/// counting and replaying parked pushes) is rare, and the stage connection is the consumers'.
+pub(crate) async fn broker(state: &ApiState) -> Result<(Connection, Channel), ApiError> {
+    let broker = |e: amqp::AmqpError| ApiError::BrokerUnavailable(e.to_string());
+    let props = ConnectionProperties::default().with_connection_name("registry-console".into());
+    let conn = amqp::open(&state.settings.amqp, props)
+        .await
+        .map_err(broker)?;
+    let channel = conn.create_channel().await.map_err(|e| broker(e.into()))?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .map_err(|e| broker(e.into()))?;
+    Ok((conn, channel))
 }

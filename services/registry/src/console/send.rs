@@ -2,11 +2,10 @@
 //! the ingest exchange like the IM server's own, for real or as a dry run.
 
 use crate::api::{ApiError, ApiState};
-use crate::auth::Caller;
 use actix_web::{web, HttpRequest, HttpResponse};
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::{BasicProperties, ConnectionProperties};
-use pushmesh_runtime::amqp::{self, topology::INGEST_EXCHANGE};
+use lapin::options::BasicPublishOptions;
+use lapin::BasicProperties;
+use pushmesh_runtime::amqp::topology::INGEST_EXCHANGE;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -29,11 +28,7 @@ pub async fn test_push(
     body: web::Json<TestPush>,
 ) -> Result<HttpResponse, ApiError> {
     let app_id = path.into_inner();
-    if let Caller::User(_) = state.caller(&req, &app_id)? {
-        return Err(ApiError::Forbidden(
-            "a test push is for the app's server".into(),
-        ));
-    }
+    state.server_only(&req, &app_id, "test pushes")?;
     let t = body.into_inner();
     let message_id = format!("test-{}", uuid::Uuid::new_v4().simple());
     let push = serde_json::json!({
@@ -54,15 +49,8 @@ pub async fn test_push(
     Ok(HttpResponse::Accepted().json(serde_json::json!({ "message_id": message_id })))
 }
 
-/// Publishes on a connection of its own, confirmed: test pushes are rare, and the registry's
-/// stage connection belongs to its consumers.
-async fn publish(state: &ApiState, body: &[u8]) -> anyhow::Result<()> {
-    let props = ConnectionProperties::default().with_connection_name("registry-console".into());
-    let conn = amqp::open(&state.settings.amqp, props).await?;
-    let channel = conn.create_channel().await?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
+async fn publish(state: &ApiState, body: &[u8]) -> Result<(), ApiError> {
+    let (conn, channel) = super::broker(state).await?;
     let confirm = channel
         .basic_publish(
             INGEST_EXCHANGE.into(),
@@ -71,9 +59,19 @@ async fn publish(state: &ApiState, body: &[u8]) -> anyhow::Result<()> {
             body,
             BasicProperties::default().with_delivery_mode(2),
         )
-        .await?
-        .await?;
+        .await;
+    let confirm = match confirm {
+        Ok(pending) => pending.await,
+        Err(e) => Err(e),
+    };
     let _ = conn.close(200, "done".into()).await;
-    anyhow::ensure!(confirm.is_ack(), "the broker refused the message");
-    Ok(())
+    match confirm {
+        Ok(c) if c.is_ack() => Ok(()),
+        Ok(_) => Err(ApiError::BrokerUnavailable(
+            "the broker refused the push".into(),
+        )),
+        Err(e) => Err(ApiError::BrokerUnavailable(format!(
+            "the broker did not take the push: {e}"
+        ))),
+    }
 }

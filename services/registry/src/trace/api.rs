@@ -5,7 +5,6 @@
 
 use super::TraceStore;
 use crate::api::{ApiError, ApiState};
-use crate::auth::Caller;
 use actix_web::{web, HttpRequest, HttpResponse};
 use pushmesh_contract::trace::{TraceEvent, TraceWhat};
 use pushmesh_runtime::recent::RecentError;
@@ -30,16 +29,6 @@ impl Limit {
     }
 }
 
-/// Refuses every caller but the app's server.
-fn server_only(state: &ApiState, req: &HttpRequest, app_id: &str) -> Result<(), ApiError> {
-    match state.caller(req, app_id)? {
-        Caller::Server { .. } => Ok(()),
-        Caller::User(_) => Err(ApiError::Forbidden(
-            "traces are for the app's server key, not a user token".into(),
-        )),
-    }
-}
-
 /// Runs a store read off the HTTP thread.
 async fn read<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, RecentError> + Send + 'static,
@@ -57,7 +46,7 @@ async fn trace(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (app_id, message_id) = path.into_inner();
-    server_only(&state, &req, &app_id)?;
+    state.server_only(&req, &app_id, "traces")?;
     let (app, id) = (app_id.clone(), message_id.clone());
     let events = read(move || store.message(&app, &id)).await?;
     if events.is_empty() {
@@ -102,7 +91,7 @@ async fn user_messages(
     query: web::Query<Limit>,
 ) -> Result<HttpResponse, ApiError> {
     let (app_id, user_id) = path.into_inner();
-    server_only(&state, &req, &app_id)?;
+    state.server_only(&req, &app_id, "traces")?;
     let (app, user, limit) = (app_id.clone(), user_id.clone(), query.get());
     let messages = read(move || {
         let recent = store.user_messages(&app, &user, limit)?;
@@ -128,7 +117,7 @@ async fn rejected(
     query: web::Query<Limit>,
 ) -> Result<HttpResponse, ApiError> {
     let app_id = path.into_inner();
-    server_only(&state, &req, &app_id)?;
+    state.server_only(&req, &app_id, "traces")?;
     let (app, limit) = (app_id.clone(), query.get());
     // Rejected inputs of every app are filed together: read enough to find this app's.
     let found = read(move || store.rejected(limit * 10)).await?;

@@ -34,6 +34,10 @@ impl Waiting {
         }
     }
 
+    pub(super) fn len(&self) -> usize {
+        self.calls.len() + self.messages.len()
+    }
+
     pub(super) fn lane(&mut self, call: bool) -> &mut VecDeque<Pending> {
         match call {
             true => &mut self.calls,

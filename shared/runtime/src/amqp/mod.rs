@@ -4,6 +4,7 @@
 //! acked only after everything it produced is confirmed by the broker.
 
 mod consumer;
+pub mod parked;
 mod publisher;
 mod stage;
 mod supervisor;

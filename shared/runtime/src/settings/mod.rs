@@ -180,6 +180,10 @@ pub struct RegistrySettings {
     /// The device store's page cache (redb).
     #[serde(default = "defaults::cache_bytes")]
     pub cache_bytes: u64,
+    /// Where the console reads each dispatcher's `/state` (`http://host:port`); a vendor not
+    /// listed: its `listen.dispatch` address (0.0.0.0 read as 127.0.0.1).
+    #[serde(default)]
+    pub dispatchers: BTreeMap<String, String>,
 }
 
 mod api;
@@ -330,10 +334,16 @@ impl Settings {
                 "must be at least 1",
             ));
         }
-        for vendor in self.listen.dispatch.keys() {
-            vendor.parse::<Vendor>().map_err(|e| {
-                SettingsError::invalid(format!("listen.dispatch.{vendor}"), e.to_string())
-            })?;
+        let listed = self.listen.dispatch.keys().map(|v| ("listen.dispatch", v));
+        let urls = self
+            .registry
+            .dispatchers
+            .keys()
+            .map(|v| ("registry.dispatchers", v));
+        for (table, vendor) in listed.chain(urls) {
+            vendor
+                .parse::<Vendor>()
+                .map_err(|e| SettingsError::invalid(format!("{table}.{vendor}"), e.to_string()))?;
         }
         for (app, vendors) in &self.apps {
             crate::settings::check_id(app)
@@ -349,6 +359,18 @@ impl Settings {
 
     pub fn is_known_app(&self, app_id: &str) -> bool {
         self.apps.contains_key(app_id)
+    }
+
+    /// Where a dispatcher's HTTP endpoints (`/state`) are reached from the registry.
+    pub fn dispatcher_url(&self, vendor: Vendor) -> String {
+        if let Some(url) = self.registry.dispatchers.get(vendor.as_str()) {
+            return url.trim_end_matches('/').to_owned();
+        }
+        let mut addr = self.dispatch_listen(vendor);
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        format!("http://{addr}")
     }
 
     pub fn dispatch_listen(&self, vendor: Vendor) -> SocketAddr {
