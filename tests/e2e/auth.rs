@@ -27,7 +27,7 @@ fn fixture(name: &str) -> String {
         .to_owned()
 }
 
-fn demo_token(user: &str) -> String {
+pub(crate) fn demo_token(user: &str) -> String {
     user_token("demo", user, &fixture("demo-token-secret"), 600)
 }
 

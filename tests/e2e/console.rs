@@ -77,7 +77,25 @@ async fn an_operator_sends_a_test_push_and_a_dry_run_and_reads_their_traces() {
     );
     screenshot(&browser, "dry-run").await;
 
+    // One device, by push_id.
+    browser.fill("#tp-push", &push_id).await;
+    browser.click("#send").await;
+    let trace = browser.wait_text("#trace", "outcome").await;
+    assert!(trace.contains("delivered"), "{trace}");
+    assert_eq!(mesh.fcm_messages_to("tok-console").await.len(), 2);
+
+    // bob's phone comes online: the lookup shows the session.
+    let online =
+        json!({"app_id": "demo", "user_id": "bob", "session_id": "s-console", "ttl_s": 300});
+    mesh.publish("presence.online", online).await;
+    wait_for("bob online", Duration::from_secs(10), || async {
+        let path = "/v1/apps/demo/users/bob/sessions";
+        let (_, body) = mesh.api(Method::GET, path, None).await;
+        (body["sessions"][0]["session_id"] == "s-console").then_some(())
+    })
+    .await;
     browser.click("#lookup").await;
+    browser.wait_text("#user-view", "s-console").await;
     browser.wait_text("#user-view", "dry_run").await;
     screenshot(&browser, "user").await;
     browser.quit().await;
@@ -157,4 +175,30 @@ async fn vendor_state_shows_the_breaker_and_parked_pushes_and_replays_them() {
         .find(|v| v["vendor"] == "fcm")
         .cloned();
     assert_eq!(fcm.as_ref().unwrap()["parked"], 0);
+}
+
+#[actix_rt::test]
+async fn a_test_push_names_one_user_or_one_known_device() {
+    let mesh = Mesh::start().await;
+    let path = "/v1/apps/demo/test-pushes";
+    let neither = json!({"title": "t", "content": "c"});
+    let (status, body) = mesh.api(Method::POST, path, Some(neither)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("user_id, push_id"));
+    let unknown =
+        json!({"push_id": "0123456789abcdef0123456789abcdef", "title": "t", "content": "c"});
+    let (status, body) = mesh.api(Method::POST, path, Some(unknown)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("device_not_found"))
+    );
+    let token = crate::auth::demo_token("bob");
+    let by_user = json!({"user_id": "bob", "title": "t", "content": "c"});
+    let (status, _) = mesh
+        .api_as(Method::POST, path, Some(by_user), Some(&token))
+        .await;
+    assert_eq!(status, 403, "a user token sends no test push");
 }

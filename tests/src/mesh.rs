@@ -154,8 +154,10 @@ impl Mesh {
             }
         }
         if in_process("registry") {
-            // The console reads the dispatchers' /state on the ports they took.
+            // The console reads presence and the dispatchers on the ports they took.
             let mut with_dispatchers = settings.clone();
+            let presence = format!("http://127.0.0.1:{}", ports.presence);
+            with_dispatchers.registry.presence = Some(presence);
             for (i, vendor) in Vendor::ALL.into_iter().enumerate() {
                 let url = format!("http://127.0.0.1:{}", ports.dispatch[i]);
                 with_dispatchers

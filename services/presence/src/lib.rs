@@ -4,6 +4,7 @@
 //! Sessions live in memory: after a restart they come back as IM nodes refresh them (every
 //! lease is short), and until then a user may get a push they did not need, never miss one.
 
+mod api;
 mod handler;
 mod sessions;
 mod startup;

@@ -41,6 +41,17 @@ impl Sessions {
             .map_or(0, |s| s.values().filter(|&&until| until > now_ms).count())
     }
 
+    /// The user's live sessions and when each lease ends, soonest first.
+    pub fn of(&self, app_id: &str, user_id: &str, now_ms: u64) -> Vec<(String, u64)> {
+        let key = (app_id.to_owned(), user_id.to_owned());
+        let mut live: Vec<(String, u64)> = self.users.get(&key).map_or_else(Vec::new, |s| {
+            let live = s.iter().filter(|(_, until)| **until > now_ms);
+            live.map(|(id, until)| (id.clone(), *until)).collect()
+        });
+        live.sort_by_key(|(_, until)| *until);
+        live
+    }
+
     /// Drops lapsed sessions so memory follows the online population, not its history.
     pub fn sweep(&mut self, now_ms: u64) -> usize {
         let mut dropped = 0;

@@ -12,6 +12,8 @@ pub type StartError = ListenError;
 
 pub struct Application {
     service: Service,
+    /// Sessions outlive a broker session: a reconnect must not forget who is online.
+    sessions: Arc<Mutex<Sessions>>,
 }
 
 impl Application {
@@ -19,8 +21,10 @@ impl Application {
     pub fn build(settings: Settings, shutdown: Shutdown) -> Result<Self, StartError> {
         let addr = settings.listen.presence;
         let settings = Arc::new(settings);
-        let service = Service::build("presence", Ops::new(), addr, settings, shutdown, |_| {})?;
-        Ok(Application { service })
+        let sessions = Arc::new(Mutex::new(Sessions::default()));
+        let routes = crate::api::routes(sessions.clone());
+        let service = Service::build("presence", Ops::new(), addr, settings, shutdown, routes)?;
+        Ok(Application { service, sessions })
     }
 
     pub fn port(&self) -> u16 {
@@ -36,8 +40,7 @@ impl Application {
             &["result"],
         );
         let sessions_gauge = ops.gauge("presence_sessions", "Online sessions held.", &[]);
-        // Sessions outlive a broker session: a reconnect must not forget who is online.
-        let sessions = Arc::new(Mutex::new(Sessions::default()));
+        let sessions = self.sessions;
         let shard = settings.presence.shard;
         let handler = || {
             let (recipients, gauge) = (recipients.clone(), sessions_gauge.clone());

@@ -156,6 +156,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/devices/{push_id}/user", web::put().to(bind))
             .route("/devices/{push_id}/user", web::delete().to(unbind))
             .route("/users/{user_id}/devices", web::get().to(devices_of))
+            .route(
+                "/users/{user_id}/sessions",
+                web::get().to(crate::console::sessions),
+            )
             .route("/test-pushes", web::post().to(crate::console::test_push))
             .route("/vendors", web::get().to(crate::console::vendors))
             .route(

@@ -198,37 +198,42 @@ impl ResolveHandler {
         }
         self.metrics.recipients.with_label_values(&["device"]).inc();
         let lane = Lane::of(job.call.as_ref());
-        let rings = job
-            .call
-            .as_ref()
-            .is_some_and(|c| c.event == CallEvent::Invite);
         for device in devices {
-            // A call rings an iPhone through PushKit when the app registered a VoIP token.
-            let (token, token_gen, voip) = match device.voip_token {
-                Some(voip) if rings => (voip, device.voip_gen, true),
-                _ => (device.token, device.token_gen, false),
-            };
-            let push = DevicePush {
-                app_id: job.app_id.clone(),
-                message_id: job.message_id.clone(),
-                user_id: user.to_owned(),
-                push_id: device.push_id,
-                vendor: device.vendor,
-                token,
-                token_gen,
-                package: device.package,
-                notification: job.notification.clone(),
-                expires_at_ms: job.expires_at_ms,
-                attempt: 0,
-                not_before_ms: 0,
-                replays: 0,
-                call: job.call.clone(),
-                accepted_us: job.accepted_us,
-                dry_run: job.dry_run,
-                voip,
-            };
-            pushes.entry((device.vendor, lane)).or_default().push(push);
+            let push = device_push(job, user, device);
+            pushes.entry((push.vendor, lane)).or_default().push(push);
         }
+    }
+}
+
+/// `job`'s push to one of `user`'s devices. A call rings an iPhone through PushKit when the
+/// app registered a VoIP token.
+pub(crate) fn device_push(job: &PushJob, user: &str, device: Device) -> DevicePush {
+    let rings = job
+        .call
+        .as_ref()
+        .is_some_and(|c| c.event == CallEvent::Invite);
+    let (token, token_gen, voip) = match device.voip_token {
+        Some(voip) if rings => (voip, device.voip_gen, true),
+        _ => (device.token, device.token_gen, false),
+    };
+    DevicePush {
+        app_id: job.app_id.clone(),
+        message_id: job.message_id.clone(),
+        user_id: user.to_owned(),
+        push_id: device.push_id,
+        vendor: device.vendor,
+        token,
+        token_gen,
+        package: device.package,
+        notification: job.notification.clone(),
+        expires_at_ms: job.expires_at_ms,
+        attempt: 0,
+        not_before_ms: 0,
+        replays: 0,
+        call: job.call.clone(),
+        accepted_us: job.accepted_us,
+        dry_run: job.dry_run,
+        voip,
     }
 }
 

@@ -87,7 +87,7 @@ impl Application {
         let resolve = || ResolveHandler {
             store: store.clone(),
             metrics: metrics.clone(),
-            tracer,
+            tracer: tracer.clone(),
         };
         let result = service
             .run(|session| {

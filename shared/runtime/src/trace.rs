@@ -10,13 +10,18 @@ use pushmesh_contract::codec;
 use pushmesh_contract::stage::Batch;
 use pushmesh_contract::trace::{TraceEvent, TraceStage, TraceWhat};
 use pushmesh_contract::Vendor;
+use std::collections::HashSet;
+use std::sync::Arc;
 
-/// Which messages a stage traces: the same ones at every stage (a hash of app and message id).
-#[derive(Debug, Clone, Copy)]
+/// Which messages a stage traces: the same ones at every stage (a hash of app and message id),
+/// and every one of a flagged app or user (`trace.always`).
+#[derive(Debug, Clone)]
 pub struct Tracer {
     stage: TraceStage,
     /// Traced when the hash's first 8 bytes are below this.
     below: u64,
+    /// `app` and `app/user` entries traced whatever the sample.
+    always: Arc<HashSet<String>>,
 }
 
 impl Tracer {
@@ -26,7 +31,24 @@ impl Tracer {
         } else {
             (settings.sample.max(0.0) * u64::MAX as f64) as u64
         };
-        Tracer { stage, below }
+        let always = Arc::new(settings.always.iter().cloned().collect());
+        Tracer {
+            stage,
+            below,
+            always,
+        }
+    }
+
+    /// Whether `about` is flagged: a dry run, or its app or user in `trace.always`.
+    fn flagged(&self, about: &About<'_>) -> bool {
+        if about.always {
+            return true;
+        }
+        if self.always.is_empty() {
+            return false;
+        }
+        let user = about.user_id.map(|u| format!("{}/{u}", about.app_id));
+        self.always.contains(about.app_id) || user.is_some_and(|u| self.always.contains(&u))
     }
 
     /// Whether this message is traced.
@@ -42,7 +64,7 @@ impl Tracer {
     /// An empty batch of this stage's events.
     pub fn batch(&self) -> TraceBatch {
         TraceBatch {
-            tracer: *self,
+            tracer: self.clone(),
             events: Vec::new(),
             last_us: 0,
         }
@@ -103,7 +125,7 @@ impl<'a> About<'a> {
 impl TraceBatch {
     /// Records `what`, if the message is traced (or `always`: a dry run's).
     pub fn record(&mut self, about: About<'_>, what: TraceWhat) {
-        if !about.always && !self.tracer.traces(about.app_id, about.message_id) {
+        if !self.tracer.flagged(&about) && !self.tracer.traces(about.app_id, about.message_id) {
             return;
         }
         // Strictly increasing, so events recorded in one batch keep their order.
@@ -144,4 +166,38 @@ pub fn now_us() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tracer(sample: f64, always: &[&str]) -> Tracer {
+        let settings = TraceSettings {
+            sample,
+            always: always.iter().map(|s| s.to_string()).collect(),
+            ..TraceSettings::default()
+        };
+        Tracer::new(TraceStage::Presence, &settings)
+    }
+
+    fn recorded(tracer: &Tracer, about: About<'_>) -> bool {
+        let mut batch = tracer.batch();
+        batch.record(about, TraceWhat::Offline);
+        !batch.is_empty()
+    }
+
+    #[test]
+    fn a_sample_traces_a_share_and_flags_trace_the_rest() {
+        let some = tracer(0.1, &[]);
+        let ids: Vec<String> = (0..10_000).map(|i| format!("m{i}")).collect();
+        let traced = ids.iter().filter(|m| some.traces("demo", m)).count();
+        assert!((800..1200).contains(&traced), "{traced} of 10,000 at 0.1");
+
+        let none = tracer(0.0, &["vip", "demo/bob"]);
+        assert!(!recorded(&none, About::message("demo", "m1").user("carol")));
+        assert!(recorded(&none, About::message("demo", "m1").user("bob")));
+        assert!(recorded(&none, About::message("vip", "m1")));
+        assert!(recorded(&none, About::message("demo", "m1").dry_run(true)));
+    }
 }

@@ -4,9 +4,11 @@
 //! Without a session the console answers only its login form.
 
 mod send;
+mod sessions;
 mod vendors;
 
 pub use send::test_push;
+pub use sessions::sessions;
 pub use vendors::{replay, vendors};
 
 use crate::api::{ApiError, ApiState};

@@ -184,6 +184,9 @@ pub struct RegistrySettings {
     /// listed: its `listen.dispatch` address (0.0.0.0 read as 127.0.0.1).
     #[serde(default)]
     pub dispatchers: BTreeMap<String, String>,
+    /// Where the console reads a user's sessions (`http://host:port`); default: `listen.presence`.
+    #[serde(default)]
+    pub presence: Option<String>,
 }
 
 mod api;
@@ -363,14 +366,13 @@ impl Settings {
 
     /// Where a dispatcher's HTTP endpoints (`/state`) are reached from the registry.
     pub fn dispatcher_url(&self, vendor: Vendor) -> String {
-        if let Some(url) = self.registry.dispatchers.get(vendor.as_str()) {
-            return url.trim_end_matches('/').to_owned();
-        }
-        let mut addr = self.dispatch_listen(vendor);
-        if addr.ip().is_unspecified() {
-            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-        }
-        format!("http://{addr}")
+        let set = self.registry.dispatchers.get(vendor.as_str());
+        reached(set, self.dispatch_listen(vendor))
+    }
+
+    /// Where presence's HTTP endpoints (a user's sessions) are reached from the registry.
+    pub fn presence_url(&self) -> String {
+        reached(self.registry.presence.as_ref(), self.listen.presence)
     }
 
     pub fn dispatch_listen(&self, vendor: Vendor) -> SocketAddr {
@@ -404,6 +406,17 @@ impl Settings {
 }
 
 /// The folder of the settings file: relative paths in it (credential files) are resolved here.
+/// `set` without a trailing slash, or `http://{listen}` with 0.0.0.0 read as 127.0.0.1.
+fn reached(set: Option<&String>, mut listen: SocketAddr) -> String {
+    if let Some(url) = set {
+        return url.trim_end_matches('/').to_owned();
+    }
+    if listen.ip().is_unspecified() {
+        listen.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{listen}")
+}
+
 pub fn config_dir() -> PathBuf {
     std::env::var(CONFIG_ENV)
         .ok()

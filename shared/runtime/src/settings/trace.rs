@@ -9,6 +9,10 @@ pub struct TraceSettings {
     /// every stage traces the same ones. Dry runs are always traced.
     #[serde(default = "sample")]
     pub sample: f64,
+    /// Traced whatever the sample: every message of an app (`"demo"`), or every step about a
+    /// user (`"demo/bob"`: from presence on; ingest's step is the message's, sampled).
+    #[serde(default)]
+    pub always: Vec<String>,
     /// How long the registry keeps a trace (it drops whole hours past this).
     #[serde(default = "window_s")]
     pub window_s: u64,
@@ -31,6 +35,7 @@ impl Default for TraceSettings {
     fn default() -> Self {
         TraceSettings {
             sample: sample(),
+            always: Vec::new(),
             window_s: window_s(),
             cache_bytes: cache_bytes(),
         }
