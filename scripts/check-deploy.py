@@ -3,6 +3,7 @@
 agree with the code (every command is a binary the workspace builds, every port is the one the
 settings give that service, probes hit /readyz and /healthz), and they hold no secret (the
 broker's password, keys and signing secrets come from Secrets or env files)."""
+import json
 import pathlib
 import re
 import sys
@@ -54,7 +55,7 @@ compose = yaml.safe_load((root / "docker-compose.yml").read_text())
 docker_settings = tomllib.loads((root / "config" / "docker.toml").read_text())
 docker_ports = ports_of(docker_settings)
 for name, svc in compose["services"].items():
-    if name == "rabbitmq":
+    if name in ("rabbitmq", "prometheus", "grafana"):
         continue
     cmd = svc.get("command", [None])[0]
     if cmd not in binaries:
@@ -154,6 +155,39 @@ for name, ds in docs.items():
                 err(f"{name}: {c['name']} must take its environment from the pushmesh-env Secret")
             if "pushmesh-credentials" not in secrets:
                 err(f"{name}: the pod must mount the pushmesh-credentials Secret")
+
+# Monitoring: the rules and the dashboard use only metrics the services export (or
+# RabbitMQ's and Prometheus' own), the operator's PrometheusRule carries the same rules, and
+# the compose Prometheus scrapes every pushmesh service.
+exported = set()
+for path in root.glob("*/*/src/**/*.rs"):
+    for m in re.finditer(r'\.(?:counter|gauge|histogram)\(\s*"([a-z_]+)"', path.read_text()):
+        exported.add("pushmesh_" + m.group(1))
+rules_path = root / "deploy" / "prometheus" / "rules" / "pushmesh.yml"
+rules = yaml.safe_load(rules_path.read_text())
+recorded = {r["record"] for g in rules["groups"] for r in g["rules"] if "record" in r}
+exprs = [r["expr"] for g in rules["groups"] for r in g["rules"]]
+dashboard = json.loads((root / "deploy" / "grafana" / "dashboards" / "pushmesh.json").read_text())
+exprs += [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+for expr in exprs:
+    for name in re.findall(r"(?<![:\w])(pushmesh_[a-z_]+)(?![:\w])", expr):
+        base = re.sub(r"_(bucket|sum|count)$", "", name)
+        if base not in exported and name not in exported:
+            err(f"monitoring: `{name}` is not a metric any service exports")
+    for name in re.findall(r"\b([a-z_]+:[a-z_:0-9]+)", expr):
+        if name not in recorded:
+            err(f"monitoring: `{name}` is not a recording rule of {rules_path.name}")
+monitoring = list(yaml.safe_load_all((k8s / "monitoring" / "pushmesh.yaml").read_text()))
+prometheus_rule = [d for d in monitoring if d.get("kind") == "PrometheusRule"]
+if not prometheus_rule or prometheus_rule[0]["spec"]["groups"] != rules["groups"]:
+    err("k8s/monitoring/pushmesh.yaml: the PrometheusRule must carry deploy/prometheus/rules/pushmesh.yml's groups")
+scrape = yaml.safe_load((root / "deploy" / "prometheus" / "prometheus.yml").read_text())
+targets = {t for job in scrape["scrape_configs"] if job["job_name"] == "pushmesh"
+           for sc in job["static_configs"] for t in sc["targets"]}
+for name, svc in compose["services"].items():
+    cmd = svc.get("command", [None])[0]
+    if cmd in binaries and cmd != "vendor-sim" and f"{name}:{docker_ports.get(cmd)}" not in targets:
+        err(f"deploy/prometheus/prometheus.yml: the pushmesh job does not scrape {name}:{docker_ports.get(cmd)}")
 
 if errors:
     print("deployment files disagree with the code:", *errors, sep="\n  ")

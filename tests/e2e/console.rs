@@ -64,7 +64,9 @@ async fn an_operator_sends_a_test_push_and_a_dry_run_and_reads_their_traces() {
     assert_eq!(mesh.fcm_messages_to("tok-console").await.len(), 1);
     screenshot(&browser, "trace").await;
 
+    let real_id = browser.text("#trace-of").await;
     browser.click("#dry-run").await;
+    browser.wait_changed("#trace-of", &real_id).await;
     let trace = browser.wait_text("#trace", "messages:send").await;
     browser.wait_text("#trace", "outcome").await;
     assert!(trace.contains("\"title\": \"Console check\""), "{trace}");
@@ -77,9 +79,11 @@ async fn an_operator_sends_a_test_push_and_a_dry_run_and_reads_their_traces() {
     );
     screenshot(&browser, "dry-run").await;
 
-    // One device, by push_id.
+    // One device, by push_id: a new trace replaces the dry run's.
     browser.fill("#tp-push", &push_id).await;
+    let dry_run_id = browser.text("#trace-of").await;
     browser.click("#send").await;
+    browser.wait_changed("#trace-of", &dry_run_id).await;
     let trace = browser.wait_text("#trace", "outcome").await;
     assert!(trace.contains("delivered"), "{trace}");
     assert_eq!(mesh.fcm_messages_to("tok-console").await.len(), 2);

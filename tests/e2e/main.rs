@@ -11,6 +11,8 @@ mod crash;
 mod delivery;
 mod dry_run;
 mod faults;
+mod guard;
+mod monitoring;
 mod ops;
 mod presence;
 mod publisher;

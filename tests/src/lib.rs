@@ -7,6 +7,7 @@ mod broker;
 mod config;
 mod mesh;
 mod processes;
+pub mod prometheus;
 mod tls;
 pub mod webdriver;
 

@@ -42,6 +42,11 @@ impl Mesh {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The environment processes started from now on get (a setting changed between runs).
+    pub fn set_process_env(&mut self, env: &'static [(&'static str, &'static str)]) {
+        self.process_env = env;
+    }
+
     /// Starts target/<profile>/<service> with this mesh's settings and waits until it is ready.
     pub async fn start_process(&mut self, service: &'static str) {
         let config = self.config_file();

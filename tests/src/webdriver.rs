@@ -141,17 +141,27 @@ impl Browser {
     /// Waits until `css`'s text contains `wanted`; fails at once if the page shows an error
     /// (`#error`).
     pub async fn wait_text(&self, css: &str, wanted: &str) -> String {
+        self.wait_until(css, &format!("`{wanted}`"), |t| t.contains(wanted))
+            .await
+    }
+
+    /// Waits until `css`'s text is other than `before` (a view replaced by the next).
+    pub async fn wait_changed(&self, css: &str, before: &str) -> String {
+        self.wait_until(css, "a change", |t| t != before).await
+    }
+
+    async fn wait_until(&self, css: &str, what: &str, done: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let error = self.text("#error").await;
             assert!(error.is_empty(), "the console shows an error: {error}");
             let text = self.text(css).await;
-            if text.contains(wanted) {
+            if done(&text) {
                 return text;
             }
             assert!(
                 Instant::now() < deadline,
-                "no `{wanted}` in `{css}` after 30 s: {text}"
+                "no {what} in `{css}` after 30 s: {text}"
             );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }

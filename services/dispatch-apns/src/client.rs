@@ -20,6 +20,10 @@ pub struct ApnsClient {
 
 impl VendorApi for ApnsClient {
     const VENDOR: Vendor = Vendor::Apns;
+    /// A wrong one makes APNs call every token dead.
+    const TOKEN_SETTINGS: &'static str = "topic (and team_id, key_id)";
+    /// The provider token is signed by the key for the team; the topic is not in it.
+    const CREDENTIAL_KEYS: &'static [&'static str] = &["team_id", "key_id", "key_file"];
     const HTTP2_ONLY: bool = true;
     type Settings = ApnsSettings;
 

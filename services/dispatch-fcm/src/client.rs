@@ -22,6 +22,8 @@ pub struct FcmClient {
 
 impl VendorApi for FcmClient {
     const VENDOR: Vendor = Vendor::Fcm;
+    /// A wrong one makes FCM call every token dead.
+    const TOKEN_SETTINGS: &'static str = "project_id and service_account_file";
     type Settings = FcmSettings;
 
     /// Fails, naming the key, when the settings, the service account or the URL are wrong.

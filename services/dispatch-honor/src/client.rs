@@ -19,6 +19,8 @@ pub struct HonorClient {
 
 impl VendorApi for HonorClient {
     const VENDOR: Vendor = Vendor::Honor;
+    /// A wrong one makes Honor call every token dead.
+    const TOKEN_SETTINGS: &'static str = "app_id and client_id";
     type Settings = HonorSettings;
 
     fn new(settings: HonorSettings, env: &VendorEnv) -> Result<Self, SettingsError> {

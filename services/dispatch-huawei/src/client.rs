@@ -19,6 +19,8 @@ pub struct HuaweiClient {
 
 impl VendorApi for HuaweiClient {
     const VENDOR: Vendor = Vendor::Huawei;
+    /// A wrong one makes Huawei call every token dead.
+    const TOKEN_SETTINGS: &'static str = "app_id";
     type Settings = HuaweiSettings;
 
     fn new(settings: HuaweiSettings, env: &VendorEnv) -> Result<Self, SettingsError> {

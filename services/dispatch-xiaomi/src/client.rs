@@ -18,6 +18,8 @@ pub struct XiaomiClient {
 
 impl VendorApi for XiaomiClient {
     const VENDOR: Vendor = Vendor::Xiaomi;
+    /// A wrong one makes Xiaomi call every token dead.
+    const TOKEN_SETTINGS: &'static str = "package and app_secret";
     type Settings = XiaomiSettings;
 
     fn new(settings: XiaomiSettings, env: &VendorEnv) -> Result<Self, SettingsError> {

@@ -19,9 +19,11 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+mod guard;
 mod state;
 mod waiting;
 
+pub use guard::DeadTokenGuard;
 use state::Recent;
 pub use state::{ActorState, GetState};
 pub use waiting::EndCall;
@@ -39,6 +41,21 @@ pub struct ActorSettings {
     /// Where its credential is kept in the store, so a restart reuses it: the app and a
     /// fingerprint of its settings (new credentials in the settings, a new key).
     pub credential_key: String,
+    /// The app's breaker state and quota, for alerts.
+    pub gauges: ActorGauges,
+    pub guard: DeadTokenGuard,
+    /// The settings the guard names when it trips (`apps.demo.apns.topic`).
+    pub suspect: String,
+}
+
+/// `pushmesh_dispatch_breaker_state` (0 closed, 1 half-open or due a probe, 2 open) and
+/// `pushmesh_dispatch_quota_used_percent` of one app.
+#[derive(Clone)]
+pub struct ActorGauges {
+    pub breaker: prometheus::IntGauge,
+    pub quota_used_percent: prometheus::IntGauge,
+    /// `pushmesh_dispatch_dead_token_guard`: 1 once the guard tripped.
+    pub dead_token_guard: prometheus::IntGauge,
 }
 
 pub struct VendorActor<V: VendorApi> {
@@ -63,6 +80,9 @@ pub struct VendorActor<V: VendorApi> {
     request_seconds: Histogram,
     /// The last minutes' requests and failures, for `/state`.
     recent: Recent,
+    gauges: ActorGauges,
+    guard: DeadTokenGuard,
+    suspect: String,
 }
 
 /// One vendor request: pushes of one app and one message, at most the vendor's batch size.
@@ -105,6 +125,9 @@ impl<V: VendorApi> VendorActor<V> {
             wake: None,
             request_seconds: settings.request_seconds,
             recent: Recent::default(),
+            gauges: settings.gauges,
+            guard: settings.guard,
+            suspect: settings.suspect,
             credential_key: settings.credential_key,
         }
     }
@@ -117,6 +140,21 @@ impl<V: VendorApi> VendorActor<V> {
                 tracing::warn!(vendor = %V::VENDOR, error = %e, "cannot read the kept credential");
                 None
             }
+        }
+    }
+
+    /// The breaker's state and the quota's use, as the gauges show them.
+    fn show_state(&self) {
+        let breaker = match self.breaker.state() {
+            crate::breaker::State::Closed => 0,
+            crate::breaker::State::HalfOpen => 1,
+            crate::breaker::State::Open { until } if until > Instant::now() => 2,
+            crate::breaker::State::Open { .. } => 1,
+        };
+        self.gauges.breaker.set(breaker);
+        if let Some(q) = &self.quota {
+            let percent = (q.used() * 100).checked_div(q.limit).unwrap_or(100);
+            self.gauges.quota_used_percent.set(percent as i64);
         }
     }
 
@@ -165,6 +203,8 @@ impl<V: VendorApi> VendorActor<V> {
         head.counted = true;
         let n = head.pushes.len();
         let (granted, wait) = quota.take(n as u64, now_ms(), self.store.as_ref());
+        let percent = (quota.used() * 100).checked_div(quota.limit).unwrap_or(100);
+        self.gauges.quota_used_percent.set(percent as i64);
         if granted < n as u64 {
             let detail = format!("daily quota of {} reached", quota.limit);
             let over = head.pushes.split_off(granted as usize);
@@ -263,6 +303,15 @@ impl<V: VendorApi> VendorActor<V> {
             self.breaker.record(failed, Instant::now());
             self.recent.record(failed, now_ms());
         }
+        self.show_state();
+        if self.guard.observe(&attempts, Instant::now()) {
+            let (vendor, suspect) = (V::VENDOR, &self.suspect);
+            tracing::error!(%vendor, %suspect, "most recent answers say the token is dead: the settings are suspect; holding pushes instead of deleting devices");
+            self.gauges.dead_token_guard.set(1);
+        }
+        let suspect = &self.suspect;
+        let attempts = attempts.into_iter().map(|a| self.guard.hold(a, suspect));
+        let mut attempts: Vec<Attempt> = attempts.collect();
         if probe {
             // A failed probe is the outage's fault, not this push's: it waits without using up
             // an attempt, so a long outage ends no push early.
@@ -313,6 +362,7 @@ impl<V: VendorApi> Handler<SendRequest> for VendorActor<V> {
             reauthorized: false,
         });
         self.pump(ctx);
+        self.show_state();
         // None only when the actor stopped with the request (the dispatcher is stopping).
         Box::pin(async move { answered.await.ok() })
     }

@@ -1,7 +1,7 @@
 //! Building and running a dispatcher: the same for every vendor binary, which names only its
 //! client type.
 
-use crate::actor::ActorSettings;
+use crate::actor::{ActorGauges, ActorSettings, DeadTokenGuard};
 use crate::breaker::Breaker;
 use crate::limits::{
     day_offset_ms, default_requests_per_s, DailyQuota, LimitSettings, RateLimits, LIMIT_KEYS,
@@ -111,7 +111,11 @@ fn client<V: VendorApi>(
     }
     let parsed: V::Settings = serde_json::from_value(own).map_err(invalid)?;
     let api = V::new(parsed, env).map_err(|e| e.within(&key))?;
-    let digest = pushmesh_runtime::recent::key(&[table.to_string().as_bytes()]);
+    let made_from = match V::CREDENTIAL_KEYS {
+        [] => table.clone(),
+        keys => serde_json::json!(keys.iter().map(|k| (*k, &table[*k])).collect::<Vec<_>>()),
+    };
+    let digest = pushmesh_runtime::recent::key(&[made_from.to_string().as_bytes()]);
     let fingerprint = crate::support::hex(&digest[..8]);
     Ok(Client {
         api,
@@ -198,6 +202,21 @@ fn start_actors<V: VendorApi>(
             &[],
         )
         .with_label_values(&[] as &[&str]);
+    let breaker_state = ops.gauge(
+        "dispatch_breaker_state",
+        "Each app's circuit breaker: 0 closed, 1 half-open (a probe may go), 2 open.",
+        &["app"],
+    );
+    let quota_used = ops.gauge(
+        "dispatch_quota_used_percent",
+        "Each app's daily quota used today, in percent (apps with a daily_quota).",
+        &["app"],
+    );
+    let guard_tripped = ops.gauge(
+        "dispatch_dead_token_guard",
+        "1 once an app's dead-token guard tripped: its settings are suspect, devices are kept.",
+        &["app"],
+    );
     clients
         .into_iter()
         .map(
@@ -226,6 +245,17 @@ fn start_actors<V: VendorApi>(
                     ),
                     request_seconds: request_seconds.clone(),
                     credential_key: format!("credential/{app}/{fingerprint}"),
+                    gauges: ActorGauges {
+                        breaker: breaker_state.with_label_values(&[&app]),
+                        quota_used_percent: quota_used.with_label_values(&[&app]),
+                        dead_token_guard: guard_tripped.with_label_values(&[&app]),
+                    },
+                    guard: DeadTokenGuard::new(
+                        d.dead_token_min,
+                        d.dead_token_ratio,
+                        Duration::from_secs(d.dead_token_window_s),
+                    ),
+                    suspect: format!("[apps.{app}.{vendor}] {}", V::TOKEN_SETTINGS),
                 };
                 let addr = VendorActor::new(api, sent.clone(), actor).start();
                 (app, (addr, max))

@@ -25,6 +25,9 @@ pub enum Attempt {
     Cancelled { detail: String },
     /// Not sent: a dry run; these are the requests that would have gone, redacted.
     DryRun { requests: Vec<VendorRequest> },
+    /// The vendor said the token is dead, but so many of its answers say so that the
+    /// settings are suspect (the dead-token guard): held as failed, parked, nothing deleted.
+    Held { detail: String },
 }
 
 impl Attempt {
@@ -44,7 +47,8 @@ impl Attempt {
             | Attempt::Rejected { detail }
             | Attempt::Retry { detail, .. }
             | Attempt::Defer { detail, .. }
-            | Attempt::Cancelled { detail } => detail,
+            | Attempt::Cancelled { detail }
+            | Attempt::Held { detail } => detail,
         };
         if !token.is_empty() && detail.contains(token) {
             *detail = detail.replace(token, "<token>");
@@ -62,6 +66,7 @@ impl Attempt {
             Attempt::Defer { .. } => "deferred",
             Attempt::Cancelled { .. } => "cancelled",
             Attempt::DryRun { .. } => "dry_run",
+            Attempt::Held { .. } => "held",
         }
     }
 }

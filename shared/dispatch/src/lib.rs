@@ -51,6 +51,12 @@ pub trait VendorApi: Sized + Send + Sync + 'static {
     /// Whether a message can reach the app to stop it ringing after a call ended (a data
     /// message; OPPO and vivo have none that reaches a closed app).
     const WITHDRAWS: bool = true;
+    /// The settings whose mistake makes the vendor call every token dead (a wrong APNs topic,
+    /// Huawei app id): the dead-token guard names them.
+    const TOKEN_SETTINGS: &'static str = "the app's id and credentials";
+    /// The settings the credential is made from: a change to any other keeps the kept
+    /// credential (APNs refuses a new provider token within 20 minutes). Empty: all of them.
+    const CREDENTIAL_KEYS: &'static [&'static str] = &[];
     /// The vendor's own keys of `[apps.<app>.<vendor>]` (the core takes the limit keys out).
     type Settings: serde::de::DeserializeOwned;
 

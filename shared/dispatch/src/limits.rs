@@ -129,6 +129,11 @@ impl DailyQuota {
         (day, Duration::from_millis((day + 1) * self.day_ms - local))
     }
 
+    /// Today's count as last taken (0 before the first take).
+    pub fn used(&self) -> u64 {
+        self.today.map_or(0, |(_, used)| used)
+    }
+
     /// How much of today's quota is used.
     pub fn used_today(&mut self, now_ms: u64, store: &dyn SentStore) -> u64 {
         self.take(0, now_ms, store);

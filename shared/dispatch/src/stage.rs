@@ -17,7 +17,7 @@ use crate::sent::{SentStore, Settled};
 use crate::support::is_invite;
 use crate::{VendorActor, VendorApi};
 use actix::Addr;
-use prometheus::IntCounterVec;
+use prometheus::{Histogram, IntCounterVec};
 use pushmesh_contract::public::{CallEvent, Outcome, OutcomeStatus};
 use pushmesh_contract::stage::{Batch, DevicePush};
 use pushmesh_contract::trace::TraceWhat;
@@ -43,6 +43,8 @@ pub struct DispatchMetrics {
     pub outcomes: IntCounterVec,
     /// Redelivered pushes that were already settled and not sent again.
     pub duplicates: IntCounterVec,
+    /// From ingest accepting the message to the vendor accepting the push.
+    pub delivery_seconds: Histogram,
 }
 
 impl DispatchMetrics {
@@ -63,6 +65,13 @@ impl DispatchMetrics {
                 "Redelivered pushes already settled, not sent to the vendor again.",
                 &[],
             ),
+            delivery_seconds: ops
+                .histogram(
+                    "dispatch_delivery_seconds",
+                    "From ingest accepting a message to the vendor accepting its push.",
+                    &[],
+                )
+                .with_label_values(&[] as &[&str]),
         }
     }
 }

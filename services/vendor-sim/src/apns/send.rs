@@ -202,6 +202,11 @@ fn headers_and_payload(
         Some(t) if voip && t.strip_suffix(".voip") != Some(topic) => {
             return Err((400, "TopicDisallowed"))
         }
+        // A topic of the team's other apps (the same organization prefix) is allowed, but
+        // this app's device tokens are not that app's: every one of them "not for topic".
+        Some(t) if !voip && t != topic && same_team(t, topic) => {
+            return Err((400, "DeviceTokenNotForTopic"))
+        }
         Some(t) if !voip && t != topic => return Err((400, "TopicDisallowed")),
         Some(_) => {}
     }
@@ -229,4 +234,10 @@ fn headers_and_payload(
         return Err((400, "InvalidPushType"));
     }
     Ok(())
+}
+
+/// Whether two bundle ids are one organization's (`com.example.im`, `com.example.other`).
+fn same_team(a: &str, b: &str) -> bool {
+    let org = |t: &str| t.splitn(3, '.').take(2).collect::<Vec<_>>().join(".");
+    org(a) == org(b)
 }

@@ -32,6 +32,9 @@ pub struct ActorState {
     /// (transient failures, the breaker's kind).
     pub requests_5m: u64,
     pub failures_5m: u64,
+    /// The dead-token guard tripped: dead-token answers hold their pushes (parked) and delete
+    /// no device until the dispatcher restarts.
+    pub dead_token_guard: bool,
 }
 
 /// Asks an actor for its [`ActorState`].
@@ -95,6 +98,7 @@ impl<V: VendorApi> Handler<GetState> for VendorActor<V> {
             out: self.out + self.calls_out,
             requests_5m,
             failures_5m,
+            dead_token_guard: self.guard.tripped(),
         })
     }
 }

@@ -128,6 +128,13 @@ fn start(
         breaker: setup.breaker,
         request_seconds: Histogram::with_opts(prometheus::HistogramOpts::new("h", "h")).unwrap(),
         credential_key: "credential/a".into(),
+        gauges: super::ActorGauges {
+            breaker: prometheus::IntGauge::new("b", "b").unwrap(),
+            quota_used_percent: prometheus::IntGauge::new("q", "q").unwrap(),
+            dead_token_guard: prometheus::IntGauge::new("g", "g").unwrap(),
+        },
+        guard: super::DeadTokenGuard::new(50, 0.5, Duration::from_secs(300)),
+        suspect: "[apps.a.huawei] app_id".into(),
     };
     VendorActor::new(api.clone(), store, settings).start()
 }

@@ -20,6 +20,10 @@ impl<V: VendorApi> Shared<V> {
             .inc();
         match attempt {
             Attempt::Delivered { vendor_message_id } => {
+                if push.accepted_us > 0 {
+                    let took_us = (now * 1000).saturating_sub(push.accepted_us);
+                    self.metrics.delivery_seconds.observe(took_us as f64 / 1e6);
+                }
                 if is_invite(&push) {
                     self.rang(&push, o);
                 }
@@ -30,6 +34,10 @@ impl<V: VendorApi> Shared<V> {
             }
             Attempt::Cancelled { detail } => {
                 self.finish(o, push, OutcomeStatus::Cancelled, None, Some(detail));
+            }
+            Attempt::Held { detail } => {
+                tracing::warn!(message_id = %push.message_id, push_id = %push.push_id, %detail, "push held by the dead-token guard");
+                self.finish(o, push, OutcomeStatus::Failed, None, Some(detail));
             }
             Attempt::DryRun { requests } => {
                 let what = TraceWhat::DryRun { requests };
@@ -101,7 +109,8 @@ impl<V: VendorApi> Shared<V> {
             Attempt::Delivered { vendor_message_id } => (vendor_message_id.clone(), None),
             Attempt::InvalidToken { detail }
             | Attempt::Rejected { detail }
-            | Attempt::Retry { detail, .. } => (None, Some(detail.clone())),
+            | Attempt::Retry { detail, .. }
+            | Attempt::Held { detail } => (None, Some(detail.clone())),
             Attempt::Defer { .. } | Attempt::Cancelled { .. } | Attempt::DryRun { .. } => return,
         };
         let what = TraceWhat::Sent {

@@ -77,6 +77,15 @@ pub fn retry_tiers_s() -> Vec<u64> {
 pub fn request_timeout_ms() -> u64 {
     10_000
 }
+pub fn dead_token_min() -> u32 {
+    50
+}
+pub fn dead_token_ratio() -> f64 {
+    0.5
+}
+pub fn dead_token_window_s() -> u64 {
+    300
+}
 pub fn breaker_failures() -> u32 {
     5
 }

@@ -36,6 +36,16 @@ pub struct DispatchSettings {
     /// ... up to this.
     #[serde(default = "defaults::breaker_max_cooldown_ms")]
     pub breaker_max_cooldown_ms: u64,
+    /// The dead-token guard: when at least `dead_token_min` of an (app, vendor)'s answers in
+    /// `dead_token_window_s`, and at least `dead_token_ratio` of them, say "dead token", the
+    /// configuration is suspect: no more of its devices are deleted (until a restart), their
+    /// pushes are held as `failed` (parked, replayable).
+    #[serde(default = "defaults::dead_token_min")]
+    pub dead_token_min: u32,
+    #[serde(default = "defaults::dead_token_ratio")]
+    pub dead_token_ratio: f64,
+    #[serde(default = "defaults::dead_token_window_s")]
+    pub dead_token_window_s: u64,
     /// Length of a quota day (`daily_quota`); 86,400 s. Tests shorten it to see the reset.
     #[serde(default = "defaults::quota_day_s")]
     pub quota_day_s: u64,
