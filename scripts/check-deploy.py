@@ -161,7 +161,7 @@ for name, ds in docs.items():
 # the compose Prometheus scrapes every pushmesh service.
 exported = set()
 for path in root.glob("*/*/src/**/*.rs"):
-    for m in re.finditer(r'\.(?:counter|gauge|histogram)\(\s*"([a-z_]+)"', path.read_text()):
+    for m in re.finditer(r'(?:\.(?:counter|gauge|histogram)|IntGauge::new)\(\s*"([a-z_]+)"', path.read_text()):
         exported.add("pushmesh_" + m.group(1))
 rules_path = root / "deploy" / "prometheus" / "rules" / "pushmesh.yml"
 rules = yaml.safe_load(rules_path.read_text())

@@ -57,6 +57,15 @@ async fn prometheus_counts_pushes_and_raises_the_breaker_alert() {
         },
     )
     .await;
+    wait_for(
+        "every service ready in Prometheus",
+        Duration::from_secs(30),
+        || async {
+            let ready = prometheus.query("pushmesh_ready == 1").await;
+            (ready.len() == targets.len()).then_some(())
+        },
+    )
+    .await;
     let latency = prometheus
         .query(r#"pushmesh_dispatch_delivery_seconds_count{vendor="fcm"}"#)
         .await;

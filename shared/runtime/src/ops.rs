@@ -3,7 +3,7 @@
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +35,8 @@ impl Health {
 pub struct Ops {
     pub health: Arc<Health>,
     pub registry: Registry,
+    /// `pushmesh_ready`: what `/readyz` would answer, as a metric (1 ready, 0 not).
+    ready: IntGauge,
 }
 
 impl Ops {
@@ -50,9 +52,18 @@ impl Ops {
             .collect();
         let registry = Registry::new_custom(Some("pushmesh".into()), Some(labels))
             .expect("the prefix and labels are static and valid");
+        let ready = IntGauge::new(
+            "ready",
+            "1 while the service is ready (as /readyz), else 0.",
+        )
+        .expect("the name is static and valid");
+        registry
+            .register(Box::new(ready.clone()))
+            .expect("registered once");
         Ops {
             health: Arc::new(Health::default()),
             registry,
+            ready,
         }
     }
 
@@ -170,6 +181,7 @@ async fn readyz(ops: web::Data<Ops>) -> HttpResponse {
 }
 
 async fn metrics(ops: web::Data<Ops>) -> HttpResponse {
+    ops.ready.set(i64::from(ops.health.is_ready()));
     let mut buf = Vec::new();
     let encoder = prometheus::TextEncoder::new();
     if let Err(e) = encoder.encode(&ops.registry.gather(), &mut buf) {
