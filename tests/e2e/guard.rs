@@ -1,9 +1,10 @@
 //! When many tokens die at once, suspect the configuration: a wrong APNs topic makes APNs
 //! call every device token "not for topic". The dead-token guard deletes at most its
-//! threshold's worth of devices, holds the rest as failed (parked), raises its metric; after
+//! threshold's worth of devices, holds the rest as failed (parked), fires its alert; after
 //! the topic is corrected, a replay delivers.
 
 use pushmesh_contract::public::OutcomeStatus;
+use pushmesh_tests::prometheus::Prometheus;
 use pushmesh_tests::{wait_for, Mesh, MeshOptions};
 use reqwest::Method;
 use serde_json::json;
@@ -72,6 +73,18 @@ async fn a_wrong_topic_deletes_at_most_the_guards_threshold_and_a_replay_deliver
         )
         .await;
     assert_eq!(tripped, 1.0);
+    let target = apns.trim_start_matches("http://").to_owned();
+    let rules = crate::monitoring::rules_in_test_time();
+    let prometheus = Prometheus::start(&[target], &rules).await;
+    let alert = wait_for("the dead-token alert", Duration::from_secs(30), || async {
+        let alerts = prometheus.alerts().await;
+        alerts
+            .into_iter()
+            .find(|a| a["labels"]["alertname"] == "PushmeshDeadTokenGuard")
+    })
+    .await;
+    assert_eq!(alert["state"], "firing", "{alert}");
+    assert_eq!(alert["labels"]["app"], "demo", "{alert}");
     let (_, body) = mesh
         .api(Method::GET, "/v1/apps/demo/users/u9/devices", None)
         .await;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// The shipped rules with every `for:` cut to a second: the alert logic as shipped, in test
 /// time.
-fn rules_in_test_time() -> String {
+pub(crate) fn rules_in_test_time() -> String {
     let rules = std::fs::read_to_string(repo_root().join("deploy/prometheus/rules/pushmesh.yml"))
         .expect("the shipped rules");
     let shortened = every_for_one_second(&rules);
