@@ -4,7 +4,7 @@
 
 use pushmesh_contract::now_ms;
 use pushmesh_contract::public::{CallEvent, OutcomeStatus};
-use pushmesh_tests::{Mesh, MeshOptions};
+use pushmesh_tests::{wait_for, Mesh, MeshOptions};
 use serde_json::{json, Value};
 
 const VENDORS: [&str; 7] = ["fcm", "apns", "huawei", "xiaomi", "oppo", "vivo", "honor"];
@@ -132,6 +132,17 @@ async fn an_invite_rings_each_offline_invitee_through_its_vendors_call_class() {
     mesh.publish(
         "presence.online",
         json!({"app_id": "demo", "user_id": "olive", "session_id": "s1", "ttl_s": 60}),
+    )
+    .await;
+    // A call's lane does not queue behind presence events: olive is online once presence says so.
+    wait_for(
+        "olive online",
+        std::time::Duration::from_secs(10),
+        || async {
+            let path = "/v1/apps/demo/users/olive/sessions";
+            let (_, body) = mesh.api(reqwest::Method::GET, path, None).await;
+            (body["sessions"][0]["session_id"] == "s1").then_some(())
+        },
     )
     .await;
     let mut invitees = VENDORS.to_vec();
