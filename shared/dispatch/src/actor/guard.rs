@@ -13,8 +13,10 @@ pub struct DeadTokenGuard {
     min: u32,
     ratio: f64,
     window: Duration,
-    /// Recent answers: when, and whether it said the token is dead.
-    answers: VecDeque<(Instant, bool)>,
+    /// Answers per second of the window: (second since `start`, answers, dead-token answers).
+    /// Counted per second, not kept one by one: at a vendor's full rate a window holds millions.
+    seconds: VecDeque<(u64, u64, u64)>,
+    start: Instant,
     tripped: bool,
 }
 
@@ -24,7 +26,8 @@ impl DeadTokenGuard {
             min: min.max(1),
             ratio,
             window,
-            answers: VecDeque::new(),
+            seconds: VecDeque::new(),
+            start: Instant::now(),
             tripped: false,
         }
     }
@@ -36,23 +39,29 @@ impl DeadTokenGuard {
     /// Counts a request's answers; true when they trip the guard. Deferrals say nothing of
     /// tokens and are not counted.
     pub fn observe(&mut self, attempts: &[Attempt], now: Instant) -> bool {
-        for a in attempts
+        let second = now.saturating_duration_since(self.start).as_secs();
+        if self.seconds.back().is_none_or(|(s, _, _)| *s != second) {
+            self.seconds.push_back((second, 0, 0));
+        }
+        if let Some((_, answers, dead)) = self.seconds.back_mut() {
+            for a in attempts
+                .iter()
+                .filter(|a| !matches!(a, Attempt::Defer { .. }))
+            {
+                *answers += 1;
+                *dead += u64::from(matches!(a, Attempt::InvalidToken { .. }));
+            }
+        }
+        let oldest = second.saturating_sub(self.window.as_secs());
+        while self.seconds.front().is_some_and(|(s, _, _)| *s < oldest) {
+            self.seconds.pop_front();
+        }
+        let (answers, dead) = self
+            .seconds
             .iter()
-            .filter(|a| !matches!(a, Attempt::Defer { .. }))
-        {
-            self.answers
-                .push_back((now, matches!(a, Attempt::InvalidToken { .. })));
-        }
-        while self
-            .answers
-            .front()
-            .is_some_and(|(at, _)| now.duration_since(*at) > self.window)
-        {
-            self.answers.pop_front();
-        }
-        let dead = self.answers.iter().filter(|(_, dead)| *dead).count();
-        let share = dead as f64 / self.answers.len().max(1) as f64;
-        let trips = !self.tripped && dead >= self.min as usize && share >= self.ratio;
+            .fold((0, 0), |(a, d), (_, sa, sd)| (a + sa, d + sd));
+        let share = dead as f64 / answers.max(1) as f64;
+        let trips = !self.tripped && dead >= u64::from(self.min) && share >= self.ratio;
         self.tripped |= trips;
         trips
     }
