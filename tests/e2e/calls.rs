@@ -442,8 +442,17 @@ async fn a_dispatcher_restarted_after_a_cancel_rings_nothing() {
     mesh.kill_process("dispatch-fcm");
     invite(&mesh, "call-k", &["bob"], 60).await;
     cancel(&mesh, "call-k", Some(&["bob"]), None).await;
-    // The invitation waits in dispatch.fcm.calls, the end of the call in its own queue.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // The invitation waits in dispatch.fcm.calls, the end of the call in the replica's queue.
+    wait_for(
+        "the invite and the call's end queued",
+        std::time::Duration::from_secs(10),
+        || async {
+            let invite = mesh.queue_len("dispatch.fcm.calls").await;
+            let ended = mesh.queue_len("dispatch.fcm.calls-ended.0").await;
+            (invite >= 1 && ended >= 1).then_some(())
+        },
+    )
+    .await;
     mesh.start_process("dispatch-fcm").await;
     let o = mesh
         .outcome("call-k", "bob", OutcomeStatus::Cancelled)

@@ -440,6 +440,18 @@ impl Mesh {
         found
     }
 
+    /// Messages ready in `queue` of the test vhost (it must exist).
+    pub async fn queue_len(&self, queue: &str) -> u32 {
+        let passive = lapin::options::QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        let q = self
+            .channel
+            .queue_declare(queue.into(), passive, Default::default());
+        q.await.expect("the queue exists").message_count()
+    }
+
     /// Messages vendor-sim accepted for `vendor`, oldest first.
     pub async fn sim_messages(&self, vendor: &str) -> Vec<Value> {
         self.sim_get(&format!("/sim/{vendor}/messages")).await["messages"]
